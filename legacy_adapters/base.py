@@ -1,0 +1,252 @@
+"""The contract between the facade and every legacy source.
+
+Everything here speaks the *legacy* language: table and column names as the
+legacy system spells them, values in their legacy representation. The facade
+(`wrapper`) translates modern requests into a `Select` and hands it to a
+`Source`; the source runs it and returns plain tuples.
+
+Error tree (sources translate their driver's exceptions into these, at the
+boundary, so no driver exception ever reaches the facade)::
+
+    SourceError
+    ├── SourceUnavailable   connection refused or lost; the facade answers 503
+    │   └── SourceTimeout   the query or the pool wait ran out of time; 503
+    ├── UnsupportedQuery    the source cannot run this query faithfully; 400
+    └── SchemaMismatch      a mapped table or column is not in the source
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A reflected column. `type` is the legacy type as the database names it."""
+
+    name: str
+    type: str
+    nullable: bool
+    python_type: str  # "str", "int", "decimal", "float", "bytes", "date", "datetime", ...
+    length: int | None = None  # declared length for CHAR/VARCHAR
+    fixed_length: bool = False  # CHAR(n): values may come space-padded
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    name: str | None
+    columns: tuple[str, ...]
+    unique: bool
+
+
+@dataclass(frozen=True)
+class ForeignKeyInfo:
+    columns: tuple[str, ...]
+    referred_schema: str | None
+    referred_table: str
+    referred_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableRef:
+    name: str
+    schema: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    ref: TableRef
+    kind: Literal["table", "view"]
+    columns: tuple[ColumnInfo, ...]
+    primary_key: tuple[str, ...] = ()
+    indexes: tuple[IndexInfo, ...] = ()
+    foreign_keys: tuple[ForeignKeyInfo, ...] = ()
+
+    def column(self, name: str) -> ColumnInfo | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+    def leading_index_columns(self) -> frozenset[str]:
+        """Columns an index can serve as its first column (primary key included)."""
+        lead = {ix.columns[0] for ix in self.indexes if ix.columns}
+        if self.primary_key:
+            lead.add(self.primary_key[0])
+        return frozenset(lead)
+
+    def unique_keys(self) -> tuple[tuple[str, ...], ...]:
+        keys = [self.primary_key] if self.primary_key else []
+        keys += [ix.columns for ix in self.indexes if ix.unique]
+        return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What reflection found: the object `legacy-wrapper inspect` prints."""
+
+    dialect: str
+    tables: tuple[TableInfo, ...]
+
+    def table(self, ref: TableRef) -> TableInfo | None:
+        for table in self.tables:
+            if table.ref == ref:
+                return table
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dialect": self.dialect,
+            "tables": [
+                {
+                    "schema": t.ref.schema,
+                    "name": t.ref.name,
+                    "kind": t.kind,
+                    "columns": [
+                        {"name": c.name, "type": c.type, "nullable": c.nullable} for c in t.columns
+                    ],
+                    "primary_key": list(t.primary_key),
+                    "indexes": [
+                        {"name": i.name, "columns": list(i.columns), "unique": i.unique}
+                        for i in t.indexes
+                    ],
+                    "foreign_keys": [
+                        {
+                            "columns": list(f.columns),
+                            "references": {
+                                "schema": f.referred_schema,
+                                "table": f.referred_table,
+                                "columns": list(f.referred_columns),
+                            },
+                        }
+                        for f in t.foreign_keys
+                    ],
+                }
+                for t in self.tables
+            ],
+        }
+
+
+# --------------------------------------------------------------------------- query
+
+Operator = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "isnull"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`column op value` in legacy terms.
+
+    - `in`: `value` is a sequence; with a tuple of columns, a sequence of tuples.
+    - `like`: `value` is a SQL LIKE pattern whose escape character is a backslash.
+    - `isnull`: `value` is `(is_null: bool, sentinels)`: the legacy values that also
+      mean "no value" (e.g. a date of 0 or 99999999).
+    - `not_in`: internal helper to keep sentinel values out of comparisons.
+    """
+
+    column: str | tuple[str, ...]
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Order:
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Select:
+    """One legacy read: columns of one table, ANDed conditions, keyset page.
+
+    Keyset paging: when `after` is set, it holds the values of the `order_by`
+    columns of the last row already returned. With `skip == 0` the page starts
+    strictly after that row (the order is unique); with `skip > 0` the order is
+    not unique (a keyless table with exact duplicate rows) and the page starts
+    at the first row equal to `after`, skipping the `skip` such rows that were
+    already returned.
+    """
+
+    table: TableRef
+    columns: tuple[str, ...]
+    where: tuple[Condition, ...] = ()
+    order_by: tuple[Order, ...] = ()
+    after: tuple[Any, ...] | None = None
+    skip: int = 0
+    limit: int | None = None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class SourceError(Exception):
+    """Base of every error a source raises."""
+
+
+class SourceUnavailable(SourceError):
+    """The legacy source cannot be reached right now."""
+
+
+class SourceTimeout(SourceUnavailable):
+    """A query or the wait for a pooled connection ran out of time."""
+
+
+class UnsupportedQuery(SourceError):
+    """The source cannot run this query faithfully."""
+
+
+class SchemaMismatch(SourceError):
+    """A table or column the mapping names is not in the source."""
+
+
+# --------------------------------------------------------------------------- contract
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a source can do; tests skip by capability, never by backend name."""
+
+    count_estimate: bool = False
+    schemas: bool = False
+    read_only_enforced: bool = False
+    extra: frozenset[str] = field(default_factory=frozenset)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A legacy source the facade can read from."""
+
+    dialect: str
+    capabilities: Capabilities
+
+    def reflect(
+        self,
+        tables: Iterable[TableRef] | None = None,
+        schemas: Sequence[str | None] = (None,),
+    ) -> Schema:
+        """Reflect the named tables (or every table and view of `schemas`)."""
+        ...
+
+    def prepare(self, schema: Schema) -> None:
+        """Bind the source to a reflected schema; called once before serving."""
+        ...
+
+    def select(self, query: Select) -> list[tuple[Any, ...]]:
+        """Run a query and return rows as tuples in `query.columns` order."""
+        ...
+
+    def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
+        """Count the rows `query.where` matches; returns (count, is_exact)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise SourceUnavailable when the source cannot be reached."""
+        ...
+
+    def close(self) -> None: ...

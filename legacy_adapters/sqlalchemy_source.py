@@ -1,0 +1,362 @@
+"""A legacy source reached through SQLAlchemy: SQLite, PostgreSQL, MariaDB/MySQL, ...
+
+Queries are built with SQLAlchemy Core over *reflected* `Table` objects, so every
+identifier comes from reflection and every value is a bound parameter typed with
+the reflected column type (on PostgreSQL a CHAR(n) key compared with a `text`
+parameter would silently turn an index lookup into a full scan).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from legacy_adapters.base import (
+    Capabilities,
+    ColumnInfo,
+    Condition,
+    ForeignKeyInfo,
+    IndexInfo,
+    Schema,
+    SchemaMismatch,
+    Select,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+    TableInfo,
+    TableRef,
+    UnsupportedQuery,
+)
+from legacy_adapters.sql_keyset import keyset_condition, order_clauses
+
+_PYTHON_TYPES = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    bytes: "bytes",
+}
+
+
+class SQLAlchemySource:
+    """Reads a legacy database through a bounded, read-only SQLAlchemy engine."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = True,
+        pool_size: int = 5,
+        pool_timeout: float = 5.0,
+        statement_timeout: float | None = 10.0,
+    ) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        self.read_only = read_only
+        self.statement_timeout = statement_timeout
+        self.capabilities = Capabilities(
+            count_estimate=self.dialect in ("postgresql", "mysql", "mariadb"),
+            schemas=self.dialect != "sqlite",
+            read_only_enforced=read_only,
+        )
+        self.engine = self._make_engine(pool_size, pool_timeout)
+        self._tables: dict[TableRef, sa.Table] = {}
+        self._metadata = sa.MetaData()
+
+    # ------------------------------------------------------------------ engine
+
+    def _make_engine(self, pool_size: int, pool_timeout: float) -> Engine:
+        url: URL = self.url
+        connect_args: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            database = url.database or ""
+            if self.read_only and database and database != ":memory:":
+                url = url.set(database=f"file:{database}?mode=ro", query={"uri": "true"})
+            connect_args["check_same_thread"] = False
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout)
+        if self.dialect == "postgresql":
+            options = []
+            if self.read_only:
+                options.append("-c default_transaction_read_only=on")
+            if self.statement_timeout:
+                options.append(f"-c statement_timeout={int(self.statement_timeout * 1000)}")
+            if options:
+                connect_args["options"] = " ".join(options)
+        engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+        if self.dialect == "sqlite":
+            self._install_sqlite_hooks(engine)
+        elif self.dialect in ("mysql", "mariadb"):
+            self._install_mysql_hooks(engine)
+        return engine
+
+    def _install_sqlite_hooks(self, engine: Engine) -> None:
+        timeout = self.statement_timeout
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.execute("PRAGMA cache_size=-16000")
+            if self.read_only:
+                dbapi_conn.execute("PRAGMA query_only=ON")
+            if timeout:
+                deadline = [0.0]
+                record.info["lw_deadline"] = deadline
+
+                def _progress() -> int:
+                    return 1 if deadline[0] and time.monotonic() > deadline[0] else 0
+
+                dbapi_conn.set_progress_handler(_progress, 10_000)
+
+        if timeout:
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _arm(conn: Any, _cursor: Any, *_args: Any) -> None:
+                deadline = conn.connection.info.get("lw_deadline")
+                if deadline is not None:
+                    deadline[0] = time.monotonic() + timeout
+
+    def _install_mysql_hooks(self, engine: Engine) -> None:
+        timeout = self.statement_timeout
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            if self.read_only:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            if timeout:
+                cursor.execute("SELECT VERSION()")
+                is_mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
+                if is_mariadb:
+                    cursor.execute("SET SESSION max_statement_time = %s", (float(timeout),))
+                else:
+                    cursor.execute("SET SESSION max_execution_time = %s", (int(timeout * 1000),))
+            cursor.close()
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A pooled connection; driver errors become `SourceError`s here, and only here."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SourceError:
+            raise
+        except exc.TimeoutError as err:
+            raise SourceTimeout("no legacy database connection became free in time") from err
+        except exc.DataError as err:
+            raise UnsupportedQuery("a value does not fit the legacy column's type") from err
+        except exc.DBAPIError as err:
+            if _is_timeout(err):
+                raise SourceTimeout("the legacy database did not answer in time") from err
+            raise SourceUnavailable("the legacy database cannot be reached") from err
+
+    # ------------------------------------------------------------------ reflection
+
+    def reflect(
+        self,
+        tables: Iterable[TableRef] | None = None,
+        schemas: Sequence[str | None] = (None,),
+    ) -> Schema:
+        """Reflect `tables` (serve time: only what the mapping uses), or every
+        table and view of `schemas` (inspect and init)."""
+        wanted: dict[str | None, list[str]] = {}
+        if tables is not None:
+            for ref in tables:
+                wanted.setdefault(ref.schema, []).append(ref.name)
+        else:
+            wanted = {s: [] for s in schemas}
+        infos: list[TableInfo] = []
+        with self._connect() as conn:
+            inspector = sa.inspect(conn)
+            for schema, names in wanted.items():
+                views = set(inspector.get_view_names(schema=schema))
+                if tables is not None:
+                    # Missing tables are left out; the mapping check names them.
+                    present = set(inspector.get_table_names(schema=schema)) | views
+                    names = [n for n in names if n in present]
+                    if not names:
+                        continue
+                metadata = sa.MetaData()
+                metadata.reflect(conn, schema=schema, only=names or None, views=True)
+                for table in metadata.tables.values():
+                    ref = TableRef(table.name, schema)
+                    self._tables[ref] = table
+                    infos.append(
+                        _table_info(ref, table, "view" if table.name in views else "table")
+                    )
+        infos.sort(key=lambda t: (t.ref.schema or "", t.ref.name))
+        return Schema(dialect=self.dialect, tables=tuple(infos))
+
+    def _table(self, ref: TableRef) -> sa.Table:
+        try:
+            return self._tables[ref]
+        except KeyError:
+            raise SchemaMismatch(f"table {ref} was not reflected") from None
+
+    # ------------------------------------------------------------------ reading
+
+    def build(self, query: Select) -> sa.Select:
+        """The SQLAlchemy Core statement for `query` (public for EXPLAIN in tests)."""
+        table = self._table(query.table)
+        stmt = sa.select(*(table.c[name] for name in query.columns))
+        for cond in query.where:
+            stmt = stmt.where(_condition(table, cond))
+        if query.after is not None:
+            stmt = stmt.where(
+                keyset_condition(table, query.order_by, query.after, strict=query.skip == 0)
+            )
+        stmt = stmt.order_by(*order_clauses(table, query.order_by))
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        if query.skip:
+            stmt = stmt.offset(query.skip)
+        return stmt
+
+    def select(self, query: Select) -> list[tuple[Any, ...]]:
+        stmt = self.build(query)
+        with self._connect() as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
+    def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
+        table = self._table(query.table)
+        where = [_condition(table, c) for c in query.where]
+        if estimate and self.capabilities.count_estimate:
+            stmt = sa.select(*table.primary_key.columns or table.c).where(*where)
+            with self._connect() as conn:
+                return self._estimate(conn, stmt), False
+        stmt = sa.select(sa.func.count()).select_from(table).where(*where)
+        with self._connect() as conn:
+            return int(conn.execute(stmt).scalar_one()), True
+
+    def _estimate(self, conn: Connection, stmt: sa.Select) -> int:
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        params = compiled.params
+        if self.dialect == "postgresql":
+            result = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
+            plan = result.scalar_one()
+            return int(plan[0]["Plan"]["Plan Rows"])
+        positional = tuple(params[name] for name in compiled.positiontup or ())
+        result = conn.exec_driver_sql(f"EXPLAIN {compiled}", positional or params)
+        rows = result.mappings().all()
+        return int(max((r.get("rows") or 0) for r in rows)) if rows else 0
+
+    def ping(self) -> None:
+        with self._connect() as conn:
+            conn.execute(sa.select(1))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _is_timeout(err: exc.DBAPIError) -> bool:
+    text = str(err.orig).lower() if err.orig is not None else ""
+    code = getattr(err.orig, "args", (None,))[0] if err.orig is not None else None
+    return (
+        "statement timeout" in text
+        or "canceling statement" in text
+        or "interrupted" in text
+        or "max_statement_time" in text
+        or code in (1969, 3024)
+    )
+
+
+def _condition(table: sa.Table, cond: Condition) -> sa.ColumnElement[bool]:
+    if isinstance(cond.column, tuple):
+        if cond.op != "in":
+            raise UnsupportedQuery(f"operator {cond.op!r} on a column tuple")
+        cols = sa.tuple_(*(table.c[name] for name in cond.column))
+        return cols.in_([sa.tuple_(*values) for values in cond.value])
+    col = table.c[cond.column]
+    value = cond.value
+    match cond.op:
+        case "eq":
+            return col == value
+        case "ne":
+            return col != value
+        case "lt":
+            return col < value
+        case "lte":
+            return col <= value
+        case "gt":
+            return col > value
+        case "gte":
+            return col >= value
+        case "in":
+            return col.in_(list(value))
+        case "not_in":
+            return col.not_in(list(value))
+        case "like":
+            return col.like(value, escape="\\")
+        case "like_rtrim":
+            return sa.func.rtrim(col).like(value, escape="\\")
+        case "isnull":
+            is_null, sentinels = value
+            expr = col.is_(None)
+            if sentinels:
+                expr = sa.or_(expr, col.in_(list(sentinels)))
+            return expr if is_null else sa.not_(expr)
+    raise UnsupportedQuery(f"unknown operator {cond.op!r}")
+
+
+def _table_info(ref: TableRef, table: sa.Table, kind: str) -> TableInfo:
+    columns = tuple(_column_info(c) for c in table.columns)
+    indexes = tuple(
+        IndexInfo(ix.name, tuple(c.name for c in ix.columns), bool(ix.unique))
+        for ix in sorted(table.indexes, key=lambda i: i.name or "")
+    )
+    fks = tuple(
+        ForeignKeyInfo(
+            columns=tuple(fk.parent.name for fk in con.elements),
+            referred_schema=con.elements[0].column.table.schema if con.elements else None,
+            referred_table=con.referred_table.name,
+            referred_columns=tuple(fk.column.name for fk in con.elements),
+        )
+        for con in table.foreign_key_constraints
+    )
+    return TableInfo(
+        ref=ref,
+        kind=kind,  # type: ignore[arg-type]
+        columns=columns,
+        primary_key=tuple(c.name for c in table.primary_key.columns),
+        indexes=indexes,
+        foreign_keys=fks,
+    )
+
+
+def _column_info(col: sa.Column) -> ColumnInfo:
+    col_type = col.type
+    try:
+        py = col_type.python_type
+        python_type = _PYTHON_TYPES.get(py, py.__name__.lower())
+    except NotImplementedError:
+        python_type = "unknown"
+    length = getattr(col_type, "length", None)
+    fixed = isinstance(col_type, sa.CHAR | sa.NCHAR) or type(col_type).__name__ in (
+        "CHAR",
+        "NCHAR",
+        "BPCHAR",
+    )
+    try:
+        type_text = str(col_type.compile())
+    except exc.CompileError:
+        type_text = type(col_type).__name__
+    return ColumnInfo(
+        name=col.name,
+        type=type_text,
+        nullable=bool(col.nullable) and not col.primary_key,
+        python_type=python_type,
+        length=length if isinstance(length, int) else None,
+        fixed_length=fixed,
+    )
+
+
+__all__ = ["SQLAlchemySource"]

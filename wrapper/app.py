@@ -1,0 +1,79 @@
+"""The app factory: the only place where the wrapper is wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import swagger_ui_bundle
+from flask import Flask, Response, send_from_directory, url_for
+
+from legacy_adapters.base import Schema, Source
+from wrapper.config import Config
+from wrapper.health import health_blueprint
+from wrapper.mapping.model import Mapping, build_mapping, mapped_tables
+from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
+from wrapper.reader import Reader
+from wrapper.resources import SWAGGER_UI_ASSETS, json_response, register_version
+from wrapper.sources import open_source
+
+
+@dataclass(frozen=True)
+class WrapperState:
+    """What a running app holds; reachable as `app.extensions["legacy_wrapper"]`."""
+
+    config: Config
+    source: Source
+    schema: Schema
+    mapping: Mapping
+    reader: Reader
+
+
+def create_app(config: Config, *, source: Source | None = None) -> Flask:
+    """Reflect the mapped tables once, check the mapping, and build the app.
+
+    Raises `ConfigError` (every problem with its location) when the mapping does
+    not fit the legacy schema, and `SourceError` when the source is unreachable.
+    """
+    source = source or open_source(config.source)
+    schema = source.reflect(tables=sorted(mapped_tables(config), key=str))
+    mapping = build_mapping(config, schema)
+    reader = Reader(source, mapping, schema)
+
+    app = Flask("wrapper")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["legacy_wrapper"] = WrapperState(config, source, schema, mapping, reader)
+    for version in mapping.versions.values():
+        register_version(app, version, reader, config.paging)
+    app.register_blueprint(health_blueprint(source))
+    _register_site(app, mapping)
+    register_problem_handlers(app)
+    return app
+
+
+def _register_site(app: Flask, mapping: Mapping) -> None:
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.get(SWAGGER_UI_ASSETS + "<path:filename>")
+    def swagger_ui_asset(filename: str) -> Response:
+        return send_from_directory(assets, filename, max_age=86400)
+
+    @app.get("/")
+    def index() -> Response:
+        return json_response(
+            {
+                "versions": {
+                    name: {
+                        "resources": sorted(v.resources),
+                        "openapi": url_for(f"{name}-api-docs.openapi_json"),
+                        "docs": url_for(f"{name}-api-docs.openapi_swagger_ui"),
+                    }
+                    for name, v in mapping.versions.items()
+                }
+            }
+        )
+
+    @app.get("/problems/<slug>")
+    def problem_type(slug: str) -> Response:
+        if slug not in PROBLEM_TYPES:
+            raise ResourceNotFound(f"no problem type {slug!r}")
+        return json_response({"type": f"/problems/{slug}", "title": PROBLEM_TYPES[slug]})

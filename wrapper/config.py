@@ -1,0 +1,366 @@
+"""The configuration file: parsed and validated once at start into frozen objects.
+
+Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
+
+    source:
+      url: sqlite:///plant.db          # any SQLAlchemy URL
+      read_only: true                  # default
+      pool_size: 5
+      pool_timeout: 5                  # seconds to wait for a free connection
+      statement_timeout: 10            # seconds a legacy query may run
+    paging: {default_limit: 50, max_limit: 1000}
+    versions:
+      v1:
+        title: Plant API
+        resources:
+          jobs:
+            table: JOBSCHED
+            schema: null               # PostgreSQL/SQL Server schema, DB2 library
+            key: [job_id]              # default: the table's primary key
+            fields:
+              job_id: JOB_NO           # shorthand: the column, converter inferred
+              status: {column: STAT, convert: {enum: {RN: running}}, filter: true, sort: true}
+            relations:
+              order: {resource: orders, on: {order_id: order_id}, many: false}
+
+Nothing here reads the environment or the file again after `load_config`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wrapper.yaml_source import Located, Problems, load_yaml
+
+CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "startswith", "isnull")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_VERSION = re.compile(r"^v[0-9]+$")
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, each prefixed with its file and line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    url: str
+    read_only: bool = True
+    pool_size: int = 5
+    pool_timeout: float = 5.0
+    statement_timeout: float | None = 10.0
+
+
+@dataclass(frozen=True)
+class PagingConfig:
+    default_limit: int = 50
+    max_limit: int = 1000
+
+
+@dataclass(frozen=True)
+class FieldConfig:
+    name: str
+    column: str
+    convert: Any  # converter declaration, validated against the column later
+    filter: tuple[str, ...] | bool
+    sort: bool
+    description: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class RelationConfig:
+    name: str
+    resource: str
+    on: tuple[tuple[str, str], ...]  # (local field, remote field)
+    many: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    name: str
+    table: str
+    schema: str | None
+    key: tuple[str, ...] | None
+    fields: tuple[FieldConfig, ...]
+    relations: tuple[RelationConfig, ...]
+    description: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class VersionConfig:
+    name: str
+    title: str
+    description: str | None
+    resources: tuple[ResourceConfig, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    source: SourceConfig
+    paging: PagingConfig
+    versions: tuple[VersionConfig, ...]
+    filename: str = "<config>"
+    base_dir: Path = Path(".")
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read the configuration file: {err.strerror}"]) from None
+    return parse_config(text, filename=str(path), base_dir=path.parent)
+
+
+def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path(".")) -> Config:
+    try:
+        raw = load_yaml(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark else "?"
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError([f"{filename}:{line}: not valid YAML: {problem}"]) from None
+    problems = Problems(filename)
+    if not isinstance(raw, Located):
+        raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
+    _unknown_keys(raw, {"source", "paging", "versions"}, "", problems)
+    source = _source(raw, problems)
+    paging = _paging(raw, problems)
+    versions = _versions(raw, problems)
+    if problems:
+        raise ConfigError(problems.items)
+    assert source is not None
+    return Config(source, paging, versions, filename=filename, base_dir=base_dir)
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _unknown_keys(node: Located, allowed: set[str], path: str, problems: Problems) -> None:
+    for key in node:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            problems.at(node, str(key), where, f"unknown key; expected one of {sorted(allowed)}")
+
+
+def _typed(node: Located, key: str, kind: type | tuple, path: str, problems: Problems) -> Any:
+    value = node.get(key)
+    if (value is not None and not isinstance(value, kind)) or (
+        isinstance(value, bool) and (kind is int or kind == (int, float))
+    ):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        problems.at(node, key, f"{path}.{key}", f"must be of type {names}")
+        return None
+    return value
+
+
+def _source(raw: Located, problems: Problems) -> SourceConfig | None:
+    node = raw.get("source")
+    if not isinstance(node, Located):
+        problems.at(raw, "source", "source", "a mapping with at least `url` is required")
+        return None
+    _unknown_keys(
+        node,
+        {"url", "read_only", "pool_size", "pool_timeout", "statement_timeout"},
+        "source",
+        problems,
+    )
+    url = _typed(node, "url", str, "source", problems)
+    if not url:
+        problems.at(node, "url", "source.url", "a SQLAlchemy URL is required")
+    values: dict[str, Any] = {"url": url or ""}
+    for key, kind in (
+        ("read_only", bool),
+        ("pool_size", int),
+        ("pool_timeout", (int, float)),
+        ("statement_timeout", (int, float)),
+    ):
+        if key in node:
+            value = _typed(node, key, kind, "source", problems)
+            if value is not None:
+                if kind is not bool and value <= 0:
+                    problems.at(node, key, f"source.{key}", "must be greater than 0")
+                values[key] = value
+    return SourceConfig(**values)
+
+
+def _paging(raw: Located, problems: Problems) -> PagingConfig:
+    node = raw.get("paging")
+    if node is None:
+        return PagingConfig()
+    if not isinstance(node, Located):
+        problems.at(raw, "paging", "paging", "must be a mapping")
+        return PagingConfig()
+    _unknown_keys(node, {"default_limit", "max_limit"}, "paging", problems)
+    default = _typed(node, "default_limit", int, "paging", problems) or 50
+    maximum = _typed(node, "max_limit", int, "paging", problems) or 1000
+    if not 1 <= default <= maximum:
+        problems.at(node, "default_limit", "paging", "need 1 <= default_limit <= max_limit")
+    return PagingConfig(default, maximum)
+
+
+def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
+    node = raw.get("versions")
+    if not isinstance(node, Located) or not node:
+        problems.at(raw, "versions", "versions", "at least one API version (v1) is required")
+        return ()
+    versions = []
+    for name, body in node.items():
+        path = f"versions.{name}"
+        if not isinstance(name, str) or not _VERSION.match(name):
+            problems.at(node, str(name), path, "a version is named v1, v2, ...")
+            continue
+        if not isinstance(body, Located):
+            problems.at(node, name, path, "must be a mapping with `resources`")
+            continue
+        _unknown_keys(body, {"title", "description", "resources"}, path, problems)
+        resources_node = body.get("resources")
+        if not isinstance(resources_node, Located) or not resources_node:
+            problems.at(body, "resources", f"{path}.resources", "at least one resource is required")
+            continue
+        resources = tuple(
+            r
+            for rname, rbody in resources_node.items()
+            if (r := _resource(resources_node, rname, rbody, f"{path}.resources", problems))
+        )
+        title = str(body.get("title") or f"Legacy data API {name}")
+        versions.append(VersionConfig(name, title, body.get("description"), resources))
+    return tuple(versions)
+
+
+def _resource(
+    parent: Located, name: Any, body: Any, path: str, problems: Problems
+) -> ResourceConfig | None:
+    path = f"{path}.{name}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        problems.at(parent, str(name), path, "resource names are lower_snake_case")
+        return None
+    if not isinstance(body, Located):
+        problems.at(parent, name, path, "must be a mapping with `table` and `fields`")
+        return None
+    _unknown_keys(
+        body, {"table", "schema", "key", "fields", "relations", "description"}, path, problems
+    )
+    table = body.get("table")
+    if not isinstance(table, str) or not table:
+        problems.at(body, "table", f"{path}.table", "the legacy table or view name is required")
+        table = ""
+    schema = _typed(body, "schema", str, path, problems)
+    key = body.get("key")
+    if key is not None:
+        if isinstance(key, str):
+            key = [key]
+        if not isinstance(key, list) or not all(isinstance(k, str) for k in key) or not key:
+            problems.at(body, "key", f"{path}.key", "must be a field name or a list of them")
+            key = None
+    fields_node = body.get("fields")
+    fields: list[FieldConfig] = []
+    if not isinstance(fields_node, Located) or not fields_node:
+        problems.at(body, "fields", f"{path}.fields", "at least one field is required")
+    else:
+        for fname, fbody in fields_node.items():
+            f = _field(fields_node, fname, fbody, f"{path}.fields", problems)
+            if f:
+                fields.append(f)
+    relations: list[RelationConfig] = []
+    rel_node = body.get("relations") or {}
+    if not isinstance(rel_node, Mapping):
+        problems.at(body, "relations", f"{path}.relations", "must be a mapping")
+    else:
+        for rname, rbody in rel_node.items():
+            rel = _relation(rel_node, rname, rbody, f"{path}.relations", problems)
+            if rel:
+                relations.append(rel)
+    names = [f.name for f in fields] + [r.name for r in relations]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.at(body, "fields", f"{path}.{dup}", "a field and a relation share this name")
+    return ResourceConfig(
+        name=name,
+        table=table,
+        schema=schema,
+        key=tuple(key) if key else None,
+        fields=tuple(fields),
+        relations=tuple(relations),
+        description=body.get("description"),
+        line=parent.line_of(name),
+    )
+
+
+def _field(
+    parent: Located, name: Any, body: Any, path: str, problems: Problems
+) -> FieldConfig | None:
+    path = f"{path}.{name}"
+    line = parent.line_of(str(name))
+    if not isinstance(name, str) or not _NAME.match(name):
+        problems.add(line, path, "field names are lower_snake_case")
+        return None
+    if name in CONTROL_PARAMETERS:
+        problems.add(
+            line, path, f"{name!r} is a query control parameter; rename the field (e.g. {name}_)"
+        )
+        return None
+    if isinstance(body, str):
+        return FieldConfig(name, body, None, False, False, None, line)
+    if not isinstance(body, Located):
+        problems.add(line, path, "must be a column name or a mapping with `column`")
+        return None
+    _unknown_keys(body, {"column", "convert", "filter", "sort", "description"}, path, problems)
+    column = body.get("column")
+    if not isinstance(column, str) or not column:
+        problems.at(body, "column", f"{path}.column", "the legacy column name is required")
+        return None
+    filt = body.get("filter", False)
+    if isinstance(filt, list):
+        bad = [op for op in filt if op not in OPERATORS]
+        if bad:
+            problems.at(
+                body, "filter", f"{path}.filter", f"unknown operators {bad}; use {OPERATORS}"
+            )
+        filt = tuple(op for op in filt if op in OPERATORS)
+    elif not isinstance(filt, bool):
+        problems.at(body, "filter", f"{path}.filter", "must be true, false or a list of operators")
+        filt = False
+    sort = body.get("sort", False)
+    if not isinstance(sort, bool):
+        problems.at(body, "sort", f"{path}.sort", "must be true or false")
+        sort = False
+    return FieldConfig(name, column, body.get("convert"), filt, sort, body.get("description"), line)
+
+
+def _relation(
+    parent: Mapping, name: Any, body: Any, path: str, problems: Problems
+) -> RelationConfig | None:
+    path = f"{path}.{name}"
+    line = parent.line_of(str(name)) if isinstance(parent, Located) else 0
+    if not isinstance(name, str) or not _NAME.match(name) or name in CONTROL_PARAMETERS:
+        problems.add(line, path, "relation names are lower_snake_case and not control parameters")
+        return None
+    if not isinstance(body, Located):
+        problems.add(line, path, "must be a mapping with `resource` and `on`")
+        return None
+    _unknown_keys(body, {"resource", "on", "many"}, path, problems)
+    resource = body.get("resource")
+    on = body.get("on")
+    if not isinstance(resource, str):
+        problems.at(body, "resource", f"{path}.resource", "the related resource is required")
+        return None
+    if not isinstance(on, Mapping) or not on:
+        problems.at(body, "on", f"{path}.on", "a mapping of local field: related field")
+        return None
+    many = body.get("many", True)
+    return RelationConfig(
+        name, resource, tuple((str(k), str(v)) for k, v in on.items()), bool(many), line
+    )

@@ -1,0 +1,270 @@
+"""The mapping: configuration checked against the reflected schema.
+
+This is the only place that knows both worlds: a `Resource` names modern
+fields and the legacy columns behind them, with a converter per field. It is
+built once at start (`build_mapping`) and never changes while serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from legacy_adapters.base import Schema, TableInfo, TableRef
+from wrapper.config import Config, ConfigError, ResourceConfig, VersionConfig
+from wrapper.mapping.converters import Converter, MappingSpecError, build_converter
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    column: str
+    converter: Converter
+    filter_ops: frozenset[str]
+    sortable: bool
+    nullable: bool
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    name: str
+    target: str  # resource name in the same version
+    local: tuple[str, ...]  # field names on this resource
+    remote: tuple[str, ...]  # field names on the target
+    many: bool
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    version: str
+    table: TableRef
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]  # field names; empty: list-only
+    tiebreak: tuple[str, ...]  # legacy columns that make the order total
+    unique_tiebreak: bool  # False: exact duplicate rows are possible
+    relations: tuple[Relation, ...] = ()
+    description: str | None = None
+    by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_name.update({f.name: f for f in self.fields})
+
+    def relation(self, name: str) -> Relation | None:
+        return next((r for r in self.relations if r.name == name), None)
+
+    @cached_property
+    def _renderers(self) -> dict[tuple[str, ...], Callable[[tuple[Any, ...]], dict[str, Any]]]:
+        return {}
+
+    def renderer(
+        self, names: tuple[str, ...], positions: tuple[int, ...]
+    ) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+        """A row -> JSON-ready dict function for these fields at these row positions.
+
+        Built once per distinct field selection and cached: the hot path is one
+        dict comprehension over prepared (name, position, converter) triples.
+        """
+        cache_key = (*names, *map(str, positions))
+        fn = self._renderers.get(cache_key)
+        if fn is None:
+            specs = tuple(
+                (name, pos, self.by_name[name].converter.render)
+                for name, pos in zip(names, positions, strict=True)
+            )
+
+            def fn(row: tuple[Any, ...], _specs=specs) -> dict[str, Any]:
+                return {name: render(row[pos]) for name, pos, render in _specs}
+
+            self._renderers[cache_key] = fn
+        return fn
+
+
+@dataclass(frozen=True)
+class VersionMapping:
+    name: str
+    title: str
+    description: str | None
+    resources: dict[str, Resource]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    versions: dict[str, VersionMapping]
+
+    def resource(self, version: str, name: str) -> Resource | None:
+        v = self.versions.get(version)
+        return v.resources.get(name) if v else None
+
+
+def mapped_tables(config: Config) -> set[TableRef]:
+    """The tables the configuration uses: the only ones reflected at serve time."""
+    return {TableRef(r.table, r.schema) for v in config.versions for r in v.resources}
+
+
+def build_mapping(config: Config, schema: Schema) -> Mapping:
+    """Check the configuration against the schema; raise ConfigError naming every problem."""
+    problems: list[str] = []
+    versions = {v.name: _version(config, v, schema, problems) for v in config.versions}
+    if problems:
+        raise ConfigError(problems)
+    return Mapping(versions)
+
+
+def _version(
+    config: Config, version: VersionConfig, schema: Schema, problems: list[str]
+) -> VersionMapping:
+    resources: dict[str, Resource] = {}
+    for rc in version.resources:
+        res = _resource(config, version.name, rc, schema, problems)
+        if res is not None:
+            resources[rc.name] = res
+    for res in list(resources.values()):
+        rc = next(r for r in version.resources if r.name == res.name)
+        relations = tuple(
+            rel
+            for relc in rc.relations
+            if (rel := _relation(config, version.name, res, relc, resources, problems))
+        )
+        resources[res.name] = Resource(
+            name=res.name,
+            version=res.version,
+            table=res.table,
+            fields=res.fields,
+            key=res.key,
+            tiebreak=res.tiebreak,
+            unique_tiebreak=res.unique_tiebreak,
+            relations=relations,
+            description=res.description,
+        )
+    return VersionMapping(version.name, version.title, version.description, resources)
+
+
+def _resource(
+    config: Config, version: str, rc: ResourceConfig, schema: Schema, problems: list[str]
+) -> Resource | None:
+    path = f"versions.{version}.resources.{rc.name}"
+    ref = TableRef(rc.table, rc.schema)
+    table = schema.table(ref)
+    if table is None:
+        problems.append(
+            f"{config.filename}:{rc.line}: {path}.table: table or view {ref} "
+            "not found in the legacy database"
+        )
+        return None
+    fields: list[Field] = []
+    for fc in rc.fields:
+        fpath = f"{path}.fields.{fc.name}"
+        where = f"{config.filename}:{fc.line}: {fpath}"
+        column = table.column(fc.column)
+        if column is None:
+            known = ", ".join(c.name for c in table.columns)
+            problems.append(f"{where}: column {fc.column!r} not found in {ref} (columns: {known})")
+            continue
+        try:
+            conv = build_converter(fc.convert, column)
+        except MappingSpecError as err:
+            problems.append(f"{where}.convert: {err}")
+            continue
+        ops = conv.operators | ({"startswith"} if "like" in conv.operators else set())
+        if fc.filter is True:
+            filter_ops = frozenset(ops)
+        elif fc.filter is False:
+            filter_ops = frozenset()
+        else:
+            unsupported = [op for op in fc.filter if op not in ops]
+            if unsupported:
+                problems.append(
+                    f"{where}.filter: the {conv.kind} converter cannot translate "
+                    f"{unsupported} faithfully (it allows {sorted(ops)})"
+                )
+            filter_ops = frozenset(op for op in fc.filter if op in ops)
+        if fc.sort and not conv.sortable:
+            problems.append(f"{where}.sort: {conv.kind} values cannot be sorted")
+        fields.append(
+            Field(
+                name=fc.name,
+                column=column.name,
+                converter=conv,
+                filter_ops=filter_ops,
+                sortable=fc.sort and conv.sortable,
+                nullable=column.nullable or bool(conv.null_values),
+                description=fc.description,
+            )
+        )
+    by_column = {f.column: f.name for f in fields}
+    key, tiebreak, unique = _key(config, path, rc, table, fields, by_column, problems)
+    return Resource(
+        name=rc.name,
+        version=version,
+        table=ref,
+        fields=tuple(fields),
+        key=key,
+        tiebreak=tiebreak,
+        unique_tiebreak=unique,
+        description=rc.description,
+    )
+
+
+def _key(
+    config: Config,
+    path: str,
+    rc: ResourceConfig,
+    table: TableInfo,
+    fields: list[Field],
+    by_column: dict[str, str],
+    problems: list[str],
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    names = {f.name: f for f in fields}
+    where = f"{config.filename}:{rc.line}: {path}.key"
+    if rc.key:
+        missing = [k for k in rc.key if k not in names]
+        if missing:
+            problems.append(f"{where}: key fields {missing} are not fields of this resource")
+            return (), (), False
+        return rc.key, tuple(names[k].column for k in rc.key), True
+    if table.primary_key:
+        unmapped = [c for c in table.primary_key if c not in by_column]
+        if unmapped:
+            problems.append(
+                f"{where}: primary key columns {unmapped} of {table.ref} are not mapped; "
+                "map them as fields or declare `key`"
+            )
+            return (), (), False
+        return (
+            tuple(by_column[c] for c in table.primary_key),
+            table.primary_key,
+            True,
+        )
+    # No key: list-only, paged over every orderable column; exact duplicates
+    # are told apart by counting them in the cursor.
+    orderable = tuple(c.name for c in table.columns if c.python_type not in ("bytes", "unknown"))
+    return (), orderable, False
+
+
+def _relation(
+    config: Config,
+    version: str,
+    resource: Resource,
+    rc: Any,
+    resources: dict[str, Resource],
+    problems: list[str],
+) -> Relation | None:
+    path = f"versions.{version}.resources.{resource.name}.relations.{rc.name}"
+    where = f"{config.filename}:{rc.line}: {path}"
+    target = resources.get(rc.resource)
+    if target is None:
+        problems.append(f"{where}.resource: no resource {rc.resource!r} in {version}")
+        return None
+    local = tuple(a for a, _ in rc.on)
+    remote = tuple(b for _, b in rc.on)
+    bad = [f for f in local if f not in resource.by_name] + [
+        f"{rc.resource}.{f}" for f in remote if f not in target.by_name
+    ]
+    if bad:
+        problems.append(f"{where}.on: unknown fields {bad}")
+        return None
+    return Relation(rc.name, rc.resource, local, remote, rc.many)

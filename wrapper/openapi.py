@@ -1,0 +1,185 @@
+"""OpenAPI description of the mapped resources: marshmallow schemas and parameters.
+
+The schemas describe exactly what the row renderers produce (a test validates
+real responses against them); they are used for the document, not to serialize
+rows on the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from wrapper.config import PagingConfig
+from wrapper.mapping.model import Field, Resource, VersionMapping
+
+_FIELD_TYPES: dict[str, type[ma.fields.Field]] = {
+    "string": ma.fields.String,
+    "text": ma.fields.String,
+    "bytes": ma.fields.String,
+    "integer": ma.fields.Integer,
+    "number": ma.fields.Float,
+    "decimal": ma.fields.Float,
+    "boolean": ma.fields.Boolean,
+    "enum": ma.fields.String,
+    "date": ma.fields.Date,
+    "datetime": ma.fields.DateTime,
+    "time": ma.fields.Time,
+}
+_METADATA_KEYS = ("format", "maxLength", "multipleOf", "contentEncoding")
+
+
+def schema_name(resource: Resource) -> str:
+    camel = "".join(part.capitalize() for part in resource.name.split("_"))
+    return f"{resource.version.upper()}{camel}"
+
+
+def _ma_field(field: Field) -> ma.fields.Field:
+    conv = field.converter
+    json_schema = conv.json_schema()
+    metadata: dict[str, Any] = {k: json_schema[k] for k in _METADATA_KEYS if k in json_schema}
+    if field.description:
+        metadata["description"] = field.description
+    kwargs: dict[str, Any] = {"allow_none": True, "metadata": metadata}
+    if "enum" in json_schema:
+        kwargs["validate"] = validate.OneOf(json_schema["enum"])
+    cls = _FIELD_TYPES.get(conv.kind, ma.fields.String)
+    return cls(**kwargs)
+
+
+def build_schemas(version: VersionMapping) -> dict[str, type[ma.Schema]]:
+    """One marshmallow schema per resource, relations as optional nested fields."""
+    schemas: dict[str, type[ma.Schema]] = {}
+    for res in version.resources.values():
+        attrs: dict[str, Any] = {f.name: _ma_field(f) for f in res.fields}
+        for rel in res.relations:
+            target = version.resources[rel.target]
+
+            def nested(_t: str = target.name) -> type[ma.Schema]:
+                return schemas[_t]
+
+            desc = f"the related {target.name}; present only with expand={rel.name}"
+            if rel.many:
+                attrs[rel.name] = ma.fields.List(
+                    ma.fields.Nested(nested), metadata={"description": desc}
+                )
+            else:
+                attrs[rel.name] = ma.fields.Nested(
+                    nested, allow_none=True, metadata={"description": desc}
+                )
+        attrs["Meta"] = type("Meta", (), {"ordered": True})
+        schemas[res.name] = type(schema_name(res), (ma.Schema,), attrs)
+    return schemas
+
+
+def page_schema(resource: Resource, item: type[ma.Schema]) -> type[ma.Schema]:
+    attrs = {
+        "data": ma.fields.List(ma.fields.Nested(item), required=True),
+        "next_cursor": ma.fields.String(
+            required=True,
+            allow_none=True,
+            metadata={"description": "pass as `cursor` for the next page; null on the last"},
+        ),
+        "total_count": ma.fields.Integer(
+            metadata={"description": "rows matching the filters; only with `count`"}
+        ),
+        "total_count_exact": ma.fields.Boolean(
+            metadata={"description": "false when total_count is the database's estimate"}
+        ),
+    }
+    return type(f"{schema_name(resource)}Page", (ma.Schema,), attrs)
+
+
+def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"in": "query", "name": name, "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+def list_parameters(resource: Resource, paging: PagingConfig) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for f in resource.fields:
+        if not f.filter_ops:
+            continue
+        value_schema = {k: v for k, v in f.converter.json_schema().items() if k != "maxLength"}
+        for op in sorted(f.filter_ops):
+            name = f.name if op == "eq" else f"{f.name}[{op}]"
+            if op == "in":
+                schema: dict[str, Any] = {"type": "string"}
+                desc = f"{f.name} is one of these comma-separated values"
+            elif op == "isnull":
+                schema, desc = {"type": "boolean"}, f"{f.name} has no value (true) or has one"
+            elif op in ("like", "startswith"):
+                schema = {"type": "string"}
+                desc = f"{f.name} {'matches (* is a wildcard)' if op == 'like' else 'starts with'}"
+            else:
+                schema, desc = value_schema, f"{f.name} {op}"
+            params.append(_param(name, desc, schema))
+    sortable = [f.name for f in resource.fields if f.sortable]
+    if sortable:
+        params.append(
+            _param(
+                "sort",
+                f"comma-separated fields, - for descending; sortable: {', '.join(sortable)}",
+                {"type": "string"},
+            )
+        )
+    params += [
+        _param("fields", "comma-separated fields to return", {"type": "string"}),
+        _param(
+            "limit",
+            f"rows per page (default {paging.default_limit})",
+            {"type": "integer", "minimum": 1, "maximum": paging.max_limit},
+        ),
+        _param("cursor", "next_cursor of the previous page", {"type": "string"}),
+        _param(
+            "count",
+            "add total_count: exact, or the database's estimate",
+            {"type": "string", "enum": ["exact", "estimate"]},
+        ),
+    ]
+    params += _expand_param(resource)
+    return params
+
+
+def _expand_param(resource: Resource) -> list[dict[str, Any]]:
+    if not resource.relations:
+        return []
+    names = ", ".join(r.name for r in resource.relations)
+    return [_param("expand", f"comma-separated relations to embed: {names}", {"type": "string"})]
+
+
+def item_parameters(resource: Resource) -> list[dict[str, Any]]:
+    key_form = ",".join("{" + k + "}" for k in resource.key)
+    key_desc = (
+        f"the key, in the form {key_form}"
+        if len(resource.key) > 1
+        else f"the {resource.key[0]} of the {resource.name} item"
+    )
+    return [
+        {
+            "in": "path",
+            "name": "key",
+            "required": True,
+            "description": key_desc,
+            "schema": {"type": "string"},
+        },
+        _param("fields", "comma-separated fields to return", {"type": "string"}),
+        *_expand_param(resource),
+    ]
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "parameter": {"type": "string", "description": "the offending parameter"},
+    },
+    "required": ["type", "title", "status"],
+}

@@ -1,0 +1,190 @@
+"""Parse step: a query string -> a `Query` over modern fields (pure, no I/O).
+
+Grammar::
+
+    ?status=running                 equality
+    ?due_date[gte]=2026-01-01       eq ne lt lte gt gte in like startswith isnull
+    ?status[in]=running,held        a comma inside a value is written \\,
+    ?name[like]=*GmbH*              * matches any run of characters
+    ?sort=-due_date,job_id          - for descending
+    ?fields=job_id,status           the fields to return
+    ?limit=50  ?cursor=...  ?expand=lines  ?count=exact|estimate
+
+Everything that is not understood is refused with a 400 problem naming the
+parameter: a typo never silently returns every row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MultiDict
+
+from wrapper.config import CONTROL_PARAMETERS, PagingConfig
+from wrapper.mapping.model import Resource
+from wrapper.problems import InvalidParameter
+
+_FILTER = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([a-z]+)\])?$")
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    op: str
+    values: tuple[str, ...]  # text as written; `in` has several
+    parameter: str
+
+
+@dataclass(frozen=True)
+class Query:
+    filters: tuple[Filter, ...] = ()
+    sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+    fields: tuple[str, ...] | None = None
+    limit: int = 50
+    cursor: str | None = None
+    expand: tuple[str, ...] = ()
+    count: str | None = None  # "exact" | "estimate"
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    r"""Split on commas not escaped as `\,`."""
+    parts = re.split(r"(?<!\\),", text)
+    return tuple(p.replace("\\,", ",") for p in parts)
+
+
+def parse_query(args: MultiDict, resource: Resource, paging: PagingConfig) -> Query:
+    for name in args:
+        if len(args.getlist(name)) > 1:
+            raise InvalidParameter(
+                name, f"{name!r} is given more than once; use {name.split('[')[0]}[in]=a,b"
+            )
+    filters: list[Filter] = []
+    for name, value in args.items():
+        if name in CONTROL_PARAMETERS:
+            continue
+        filters.append(_filter(name, value, resource))
+    return Query(
+        filters=tuple(filters),
+        sort=_sort(args.get("sort"), resource),
+        fields=_fields(args.get("fields"), resource),
+        limit=parse_limit(args.get("limit"), paging),
+        cursor=_cursor(args.get("cursor")),
+        expand=_expand(args.get("expand"), resource),
+        count=_count(args.get("count")),
+    )
+
+
+def parse_item_args(args: MultiDict, resource: Resource) -> tuple[tuple[str, ...] | None, tuple]:
+    """Single items take only `fields` and `expand`."""
+    for name in args:
+        if name not in ("fields", "expand"):
+            raise InvalidParameter(name, f"unknown parameter {name!r}; items take fields, expand")
+        if len(args.getlist(name)) > 1:
+            raise InvalidParameter(name, f"{name!r} is given more than once")
+    return _fields(args.get("fields"), resource), _expand(args.get("expand"), resource)
+
+
+def _filter(name: str, value: str, resource: Resource) -> Filter:
+    match = _FILTER.match(name)
+    if not match:
+        raise InvalidParameter(name, f"unknown parameter {name!r}")
+    field_name, op = match.group(1), match.group(2) or "eq"
+    field = resource.by_name.get(field_name)
+    if field is None:
+        raise InvalidParameter(name, f"unknown parameter {name!r}: no field {field_name!r}")
+    if not field.filter_ops:
+        raise InvalidParameter(
+            name, f"field {field_name!r} cannot be filtered on{_filterable(resource)}"
+        )
+    if op not in field.filter_ops:
+        allowed = ", ".join(sorted(field.filter_ops))
+        raise InvalidParameter(
+            name, f"operator {op!r} is not available for {field_name!r} (use one of: {allowed})"
+        )
+    if op == "in":
+        values = split_list(value)
+    elif op == "isnull":
+        if value.lower() not in ("true", "false"):
+            raise InvalidParameter(name, "isnull takes true or false")
+        values = (value.lower(),)
+    else:
+        values = (value,)
+    return Filter(field_name, op, values, name)
+
+
+def _filterable(resource: Resource) -> str:
+    names = [f.name for f in resource.fields if f.filter_ops]
+    return f" (filterable fields: {', '.join(names)})" if names else ""
+
+
+def _sort(text: str | None, resource: Resource) -> tuple[tuple[str, bool], ...]:
+    if text is None:
+        return ()
+    result: list[tuple[str, bool]] = []
+    for item in text.split(","):
+        descending = item.startswith("-")
+        name = item[1:] if descending or item.startswith("+") else item
+        field = resource.by_name.get(name)
+        if field is None:
+            raise InvalidParameter("sort", f"no field {name!r} to sort by")
+        if not field.sortable:
+            sortable = ", ".join(f.name for f in resource.fields if f.sortable) or "none"
+            raise InvalidParameter(
+                "sort", f"field {name!r} cannot be sorted on (sortable fields: {sortable})"
+            )
+        if any(n == name for n, _ in result):
+            raise InvalidParameter("sort", f"field {name!r} appears twice in sort")
+        result.append((name, descending))
+    return tuple(result)
+
+
+def _fields(text: str | None, resource: Resource) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(n for n in text.split(","))
+    for name in names:
+        if name not in resource.by_name:
+            raise InvalidParameter("fields", f"no field {name!r} in {resource.name}")
+    if len(set(names)) != len(names):
+        raise InvalidParameter("fields", "a field is listed twice")
+    return names
+
+
+def parse_limit(text: str | None, paging: PagingConfig) -> int:
+    if text is None:
+        return paging.default_limit
+    try:
+        limit = int(text)
+    except ValueError:
+        raise InvalidParameter("limit", "limit must be a whole number") from None
+    if not 1 <= limit <= paging.max_limit:
+        raise InvalidParameter("limit", f"limit must be between 1 and {paging.max_limit}")
+    return limit
+
+
+def _cursor(text: str | None) -> str | None:
+    if text is not None and not text:
+        raise InvalidParameter("cursor", "cursor is empty")
+    return text
+
+
+def _expand(text: str | None, resource: Resource) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = tuple(text.split(","))
+    for name in names:
+        if resource.relation(name) is None:
+            known = ", ".join(r.name for r in resource.relations) or "none"
+            raise InvalidParameter("expand", f"no relation {name!r} (relations: {known})")
+    return tuple(dict.fromkeys(names))
+
+
+def _count(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text in ("exact", "true"):
+        return "exact"
+    if text == "estimate":
+        return "estimate"
+    raise InvalidParameter("count", "count takes exact or estimate")

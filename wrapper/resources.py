@@ -1,0 +1,119 @@
+"""HTTP endpoints generated from the mapping: one flask-smorest Api per version,
+one Blueprint per resource.
+
+Views parse and validate the query (cheap, hand-written), let the `Reader` run
+it, and encode the result once with orjson. The marshmallow schemas attached
+with `@blp.response` only document the responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from flask import Flask, Response, request
+from flask_smorest import Api, Blueprint
+
+from wrapper.config import PagingConfig
+from wrapper.mapping.model import Resource, VersionMapping
+from wrapper.openapi import (
+    PROBLEM_SCHEMA,
+    build_schemas,
+    item_parameters,
+    list_parameters,
+    page_schema,
+)
+from wrapper.problems import PROBLEM_JSON
+from wrapper.query import parse_item_args, parse_query
+from wrapper.reader import Reader
+
+SWAGGER_UI_ASSETS = "/_assets/swagger-ui/"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(orjson.dumps(body), status=status, mimetype="application/json")
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def register_version(
+    app: Flask, version: VersionMapping, reader: Reader, paging: PagingConfig
+) -> Api:
+    prefix = version.name.upper()
+    app.config.update(
+        {
+            f"{prefix}_API_TITLE": version.title,
+            f"{prefix}_API_VERSION": version.name,
+            f"{prefix}_OPENAPI_VERSION": "3.1.0",
+            f"{prefix}_OPENAPI_URL_PREFIX": f"/{version.name}",
+            f"{prefix}_OPENAPI_JSON_PATH": "openapi.json",
+            f"{prefix}_OPENAPI_SWAGGER_UI_PATH": "docs",
+            f"{prefix}_OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_ASSETS,
+        }
+    )
+    spec_kwargs: dict[str, Any] = {}
+    if version.description:
+        spec_kwargs["info"] = {"description": version.description}
+    api = Api(config_prefix=prefix, spec_kwargs=spec_kwargs)
+    api.init_app(app)
+    api.spec.components.schema("Problem", PROBLEM_SCHEMA)
+    schemas = build_schemas(version)
+    for resource in version.resources.values():
+        api.register_blueprint(_blueprint(resource, schemas[resource.name], reader, paging))
+    return api
+
+
+def _problems(blp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
+    def decorate(func):  # type: ignore[no-untyped-def]
+        for status in statuses:
+            func = blp.alt_response(status, schema="Problem", content_type=PROBLEM_JSON)(func)
+        return func
+
+    return decorate
+
+
+def _blueprint(
+    resource: Resource, item_schema: Any, reader: Reader, paging: PagingConfig
+) -> Blueprint:
+    blp = Blueprint(
+        f"{resource.version}-{resource.name}",
+        __name__,
+        url_prefix=f"/{resource.version}/{resource.name}",
+        description=resource.description or f"{resource.name} (legacy {resource.table})",
+    )
+
+    @blp.route("", endpoint="list")
+    @blp.doc(
+        summary=f"List {resource.name}",
+        operationId=f"{resource.version}_list_{resource.name}",
+        parameters=list_parameters(resource, paging),
+    )
+    @blp.response(200, page_schema(resource, item_schema))
+    @_problems(blp, 400, 503)
+    def list_view() -> Response:
+        query = parse_query(request.args, resource, paging)
+        page = reader.list(resource, query)
+        headers = {}
+        if page["next_cursor"]:
+            args = request.args.to_dict()
+            args["cursor"] = page["next_cursor"]
+            headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+        return json_response(page, headers=headers)
+
+    if resource.key:
+
+        @blp.route("/<key>", endpoint="item")
+        @blp.doc(
+            summary=f"Get one {resource.name} item by key",
+            operationId=f"{resource.version}_get_{resource.name}",
+            parameters=item_parameters(resource),
+        )
+        @blp.response(200, item_schema)
+        @_problems(blp, 400, 404, 503)
+        def item_view(key: str) -> Response:
+            fields, expand = parse_item_args(request.args, resource)
+            return json_response(reader.item(resource, key, fields, expand))
+
+    return blp
