@@ -1,0 +1,220 @@
+"""The `legacy-wrapper` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from legacy_adapters.base import SourceError
+
+log = logging.getLogger("legacy_wrapper")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _open(url: str):  # type: ignore[no-untyped-def]
+    from wrapper.config import SourceConfig
+    from wrapper.sources import open_source
+
+    return open_source(SourceConfig(url=url))
+
+
+def _check_config(config_path: Path) -> None:
+    """Load, reflect and validate once before serving: never start half-configured."""
+    from wrapper.app import create_app
+    from wrapper.config import ConfigError, load_config
+
+    try:
+        app = create_app(load_config(config_path))
+    except ConfigError as err:
+        _fail("the configuration has problems:\n" + "\n".join(f"  {p}" for p in err.problems))
+    except SourceError as err:
+        _fail(f"cannot read the legacy source: {err}")
+    app.extensions["legacy_wrapper"].source.close()
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Serve a legacy database as a modern, versioned REST API."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.option("--source", "url", required=True, help="SQLAlchemy URL of the legacy database.")
+@click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
+    """Print the reflected schema: tables, views, columns, keys, indexes, foreign keys."""
+    source = _open(url)
+    started = time.perf_counter()
+    try:
+        schema = source.reflect(schemas=list(schemas) or [None])
+    except SourceError as err:
+        _fail(f"cannot read the legacy source: {err}")
+    elapsed = time.perf_counter() - started
+    if as_json:
+        click.echo(json.dumps(schema.to_dict(), indent=2))
+        return
+    for table in schema.tables:
+        click.echo(f"{table.kind} {table.ref}")
+        for col in table.columns:
+            flags = [] if col.nullable else ["not null"]
+            if col.name in table.primary_key:
+                flags.append(f"pk {table.primary_key.index(col.name) + 1}")
+            click.echo(f"  {col.name:<30} {col.type:<20} {' '.join(flags)}".rstrip())
+        for ix in table.indexes:
+            unique = "unique " if ix.unique else ""
+            click.echo(f"  {unique}index {ix.name}: {', '.join(ix.columns)}")
+        for fk in table.foreign_keys:
+            ref = (
+                f"{fk.referred_schema}.{fk.referred_table}"
+                if fk.referred_schema
+                else fk.referred_table
+            )
+            cols, referred = ", ".join(fk.columns), ", ".join(fk.referred_columns)
+            click.echo(f"  foreign key ({cols}) -> {ref}({referred})")
+    click.echo(f"{len(schema.tables)} tables and views reflected in {elapsed:.2f} s", err=True)
+
+
+@main.command()
+@click.option("--source", "url", required=True, help="SQLAlchemy URL of the legacy database.")
+@click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+def init(url: str, schemas: tuple[str, ...], output: Path) -> None:
+    """Write a starting mapping file from reflection."""
+    from wrapper.scaffold import scaffold
+
+    try:
+        schema = _open(url).reflect(schemas=list(schemas) or [None])
+    except SourceError as err:
+        _fail(f"cannot read the legacy source: {err}")
+    output.write_text(scaffold(schema, url), encoding="utf-8")
+    click.echo(f"wrote {output} with {len(schema.tables)} resources", err=True)
+
+
+@main.command()
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, exists=True), required=True
+)
+@click.option("--bind", default="127.0.0.1:8080", show_default=True)
+@click.option("--workers", default=4, show_default=True)
+@click.option("--threads", default=1, show_default=True, help="Threads per worker.")
+@click.option(
+    "--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True
+)
+@click.option("--dev", is_flag=True, help="Flask's development server (one process).")
+@click.option("--no-auth", is_flag=True, help="Serve without authentication (loopback only).")
+def serve(
+    config_path: Path, bind: str, workers: int, threads: int, server: str, dev: bool, no_auth: bool
+) -> None:
+    """Serve the API."""
+    _serve(config_path, bind, workers, threads, server, dev, no_auth)
+
+
+def _serve(
+    config_path: Path, bind: str, workers: int, threads: int, server: str, dev: bool, no_auth: bool
+) -> None:
+    from wrapper.serving import is_loopback, parse_bind, run_dev, run_granian, run_gunicorn
+
+    try:
+        host, _ = parse_bind(bind)
+    except ValueError as err:
+        _fail(str(err))
+    if not no_auth:
+        _fail("authentication is not configured yet: serve with --no-auth (loopback only)")
+    if not is_loopback(host):
+        _fail(f"--no-auth is refused on {host}: bind to 127.0.0.1 or configure authentication")
+    log.warning(
+        "*** SERVING WITHOUT AUTHENTICATION on %s: every client can read every row ***", bind
+    )
+    _check_config(config_path)
+    if dev:
+        run_dev(config_path, bind)
+    elif server == "granian":
+        run_granian(config_path, bind, workers, threads)
+    else:
+        run_gunicorn(config_path, bind, workers, threads)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--demo", is_flag=True, help="Use the demo mapping over a freshly built demo database."
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the specs.")
+@click.option(
+    "--check", is_flag=True, help="Fail when the files in --out differ instead of writing."
+)
+def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> None:
+    """Write one OpenAPI document per API version (vN.json)."""
+    import tempfile
+
+    from wrapper.app import create_app
+    from wrapper.config import ConfigError, load_config
+    from wrapper.demo import prepare_demo
+
+    if demo == (config_path is not None):
+        _fail("give exactly one of --config or --demo")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = prepare_demo(Path(tmp), orders=50) if demo else config_path
+        assert path is not None
+        try:
+            app = create_app(load_config(path))
+        except ConfigError as err:
+            _fail("\n".join(err.problems))
+        documents = {}
+        with app.test_client() as client:
+            for version in app.extensions["legacy_wrapper"].mapping.versions:
+                spec = client.get(f"/{version}/openapi.json").get_json()
+                documents[f"{version}.json"] = json.dumps(spec, indent=2, sort_keys=True) + "\n"
+        app.extensions["legacy_wrapper"].source.close()
+    out.mkdir(parents=True, exist_ok=True)
+    stale = [
+        n
+        for n, text in documents.items()
+        if not (out / n).exists() or (out / n).read_text() != text
+    ]
+    if check:
+        if stale:
+            _fail(f"OpenAPI specs out of date in {out}: {', '.join(stale)} (run `make openapi`)", 1)
+        click.echo(f"{len(documents)} OpenAPI specs up to date", err=True)
+        return
+    for name, text in documents.items():
+        (out / name).write_text(text)
+    click.echo(f"wrote {', '.join(sorted(documents))} to {out}", err=True)
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8080", show_default=True)
+@click.option(
+    "--workdir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
+)
+@click.option("--orders", default=2000, show_default=True, help="Size of the demo database.")
+@click.option(
+    "--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True
+)
+@click.option("--workers", default=2, show_default=True)
+def demo(bind: str, workdir: Path, orders: int, server: str, workers: int) -> None:
+    """Build the demo legacy database and serve it with the demo mapping."""
+    from wrapper.demo import prepare_demo
+
+    config_path = prepare_demo(workdir, orders=orders)
+    click.echo(
+        f"\n  legacy database: {workdir / 'plant.db'}\n  mapping:         {config_path}\n"
+        f"  API:             http://{bind}/v1/jobs?status=running&sort=due_date\n"
+        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n",
+        err=True,
+    )
+    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=True)

@@ -1,0 +1,14 @@
+"""WSGI entry point for gunicorn and granian: `wrapper.wsgi:app`.
+
+The configuration path comes from LEGACY_WRAPPER_CONFIG, read once when a
+worker imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+
+from wrapper.app import create_app
+from wrapper.config import load_config
+
+app = create_app(load_config(os.environ["LEGACY_WRAPPER_CONFIG"]))
