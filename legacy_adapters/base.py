@@ -144,7 +144,9 @@ class Condition:
     """`column op value` in legacy terms.
 
     - `in`: `value` is a sequence; with a tuple of columns, a sequence of tuples.
-    - `like`: `value` is a SQL LIKE pattern whose escape character is a backslash.
+    - `like`: `value` is a SQL LIKE pattern (backslash escapes), case-insensitive;
+      `like_rtrim` the same on the value without trailing pad spaces; `prefix` a
+      pattern ending in `%` compared with the column's own collation.
     - `isnull`: `value` is `(is_null: bool, sentinels)`: the legacy values that also
       mean "no value" (e.g. a date of 0 or 99999999).
     - `not_in`: internal helper to keep sentinel values out of comparisons.

@@ -103,6 +103,8 @@ class SQLAlchemySource:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
             dbapi_conn.execute("PRAGMA cache_size=-16000")
+            # LIKE 'prefix%' compares case-sensitively, as `=` does, and can use an index.
+            dbapi_conn.execute("PRAGMA case_sensitive_like=ON")
             if self.read_only:
                 dbapi_conn.execute("PRAGMA query_only=ON")
             if timeout:
@@ -149,7 +151,7 @@ class SQLAlchemySource:
             raise
         except exc.TimeoutError as err:
             raise SourceTimeout("no legacy database connection became free in time") from err
-        except exc.DataError as err:
+        except (exc.DataError, OverflowError) as err:
             raise UnsupportedQuery("a value does not fit the legacy column's type") from err
         except exc.DBAPIError as err:
             if _is_timeout(err):
@@ -294,10 +296,12 @@ def _condition(table: sa.Table, cond: Condition) -> sa.ColumnElement[bool]:
             return col.in_(list(value))
         case "not_in":
             return col.not_in(list(value))
-        case "like":
+        case "prefix":
             return col.like(value, escape="\\")
+        case "like":
+            return col.ilike(value, escape="\\")
         case "like_rtrim":
-            return sa.func.rtrim(col).like(value, escape="\\")
+            return sa.func.rtrim(col).ilike(value, escape="\\")
         case "isnull":
             is_null, sentinels = value
             expr = col.is_(None)

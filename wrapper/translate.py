@@ -88,9 +88,13 @@ def translate_filter(resource: Resource, flt: Filter) -> list[Condition]:
 
 
 def _like(field: Field, flt: Filter) -> Condition:
+    """`startswith` compares as the legacy collation does (and can use an index);
+    `like` is case-insensitive on every backend, `*` matching any run of characters."""
     text = flt.values[0]
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = escaped + "%" if flt.op == "startswith" else escaped.replace("*", "%")
+    if flt.op == "startswith":
+        return Condition(field.column, "prefix", escaped + "%")
+    pattern = escaped.replace("*", "%")
     conv = field.converter
     if isinstance(conv, StringConverter) and conv.fixed_length and not pattern.endswith("%"):
         # CHAR(n) values carry trailing pad spaces on some databases.

@@ -149,9 +149,12 @@ class IntegerConverter(Converter):
 
     def parse(self, text: str) -> tuple[Any, ...]:
         try:
-            return (int(text, 10),)
+            number = int(text, 10)
         except ValueError:
             raise ConversionError("is not an integer") from None
+        if not -(2**63) <= number < 2**63:
+            raise ConversionError("is out of range for a legacy integer")
+        return (number,)
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "integer"}
@@ -464,11 +467,17 @@ class BooleanNativeConverter(BooleanConverter):
 def _options(spec: Any, name: str, scalar_key: str) -> dict[str, Any]:
     """`{date: YYYYMMDD}` and `{date: {format: YYYYMMDD}}` mean the same."""
     if isinstance(spec, Mapping):
-        # `{true: Y}` parses with a boolean key; accept it as the word.
-        return {str(k).lower() if isinstance(k, bool) else k: v for k, v in spec.items()}
+        # `{true: Y}` and `{null: [0]}` parse with boolean and null keys; take them as words.
+        return {_word(k): v for k, v in spec.items()}
     if spec is None:
         return {}
     return {scalar_key: spec}
+
+
+def _word(key: Any) -> Any:
+    if key is None:
+        return "null"
+    return str(key).lower() if isinstance(key, bool) else key
 
 
 def build_converter(spec: Any, column: ColumnInfo) -> Converter:

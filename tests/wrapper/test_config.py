@@ -1,0 +1,118 @@
+"""The configuration is checked once at start, and every problem names its line."""
+
+from __future__ import annotations
+
+import pytest
+
+from wrapper.app import create_app
+from wrapper.config import ConfigError, parse_config
+
+from ..conftest import demo_config
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, filename="w.yaml")
+    return info.value.problems
+
+
+def test_yaml_syntax_error_names_the_line() -> None:
+    [problem] = problems_of("source:\n  url: x\nversions: [\n")
+    assert problem.startswith("w.yaml:")
+    assert "not valid YAML" in problem
+
+
+def test_structural_problems_are_all_reported_with_lines() -> None:
+    text = """\
+source:
+  url: sqlite:///x.db
+  pool_size: -1
+paging: {default_limit: 5000, max_limit: 1000}
+versions:
+  v1:
+    resources:
+      jobs:
+        table: JOBSCHED
+        fields:
+          limit: LIM
+          status: {column: STAT, filter: [eq, between]}
+          Bad-Name: X
+        relations:
+          order: {resource: orders}
+  version2: {}
+"""
+    problems = problems_of(text)
+    joined = "\n".join(problems)
+    assert "w.yaml:3: source.pool_size: must be greater than 0" in joined
+    assert "w.yaml:4: paging" in joined
+    assert (
+        "w.yaml:11: versions.v1.resources.jobs.fields.limit: 'limit' is a query control" in joined
+    )
+    assert (
+        "w.yaml:12: versions.v1.resources.jobs.fields.status.filter: unknown operators ['between']"
+        in joined
+    )
+    assert "w.yaml:13: versions.v1.resources.jobs.fields.Bad-Name" in joined
+    assert "w.yaml:15: versions.v1.resources.jobs.relations.order.on" in joined
+    assert "w.yaml:16: versions.version2" in joined
+    assert len(problems) == 7
+
+
+def test_yaml_one_point_one_booleans_stay_strings() -> None:
+    config = parse_config(
+        "source: {url: 'sqlite://'}\nversions:\n  v1:\n    resources:\n      flags:\n"
+        "        table: T\n        fields:\n          on: {column: 'ON', convert: {enum: {Y: yes, N: no}}}\n",
+        filename="w.yaml",
+    )
+    field = config.versions[0].resources[0].fields[0]
+    assert field.name == "on"
+    assert field.convert == {"enum": {"Y": "yes", "N": "no"}}
+
+
+def test_mapping_checked_against_the_legacy_schema(demo_url: str) -> None:
+    text = (
+        "source: {url: sqlite:///plant.db}\n"
+        "versions:\n"
+        "  v1:\n"
+        "    resources:\n"
+        "      jobs:\n"
+        "        table: JOBSCHED\n"
+        "        fields:\n"
+        "          job_id: JOB_NO\n"
+        "          status: {column: STATX}\n"
+        "          due: {column: DUE_DT, convert: {date: MMDDYY}, filter: [gte]}\n"
+        "      ghosts:\n"
+        "        table: NO_SUCH_TABLE\n"
+        "        fields: {a: A}\n"
+        "      lines:\n"
+        "        table: ORDLINE\n"
+        "        fields: {order_no: ORD_NO}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        create_app(demo_config(demo_url, text))
+    joined = "\n".join(info.value.problems)
+    assert (
+        "demo.yaml:9: versions.v1.resources.jobs.fields.status: column 'STATX' not found in JOBSCHED"
+        in joined
+    )
+    assert (
+        "demo.yaml:10: versions.v1.resources.jobs.fields.due.filter: the date converter cannot translate ['gte']"
+        in joined
+    )
+    assert (
+        "demo.yaml:11: versions.v1.resources.ghosts.table: table or view NO_SUCH_TABLE not found"
+        in joined
+    )
+    assert (
+        "demo.yaml:14: versions.v1.resources.lines.key: primary key columns ['LINE_NO']" in joined
+    )
+
+
+def test_demo_mapping_is_valid(app) -> None:
+    state = app.extensions["legacy_wrapper"]
+    assert set(state.mapping.versions) == {"v1", "v2"}
+    v1 = state.mapping.versions["v1"].resources
+    assert v1["order_lines"].key == ("order_no", "line_no")  # composite primary key
+    assert v1["activity_log"].key == ()  # keyless table: list only
+    assert v1["activity_log"].unique_tiebreak is False
+    assert v1["jobs"].by_name["status"].filter_ops == {"eq", "ne", "in", "isnull"}
