@@ -187,7 +187,7 @@ class SQLAlchemySource:
                 metadata = sa.MetaData()
                 metadata.reflect(conn, schema=schema, only=names or None, views=True)
                 for table in metadata.tables.values():
-                    ref = TableRef(table.name, schema)
+                    ref = TableRef(str(table.name), schema)
                     self._tables[ref] = table
                     infos.append(
                         _table_info(ref, table, "view" if table.name in views else "table")
@@ -314,15 +314,19 @@ def _condition(table: sa.Table, cond: Condition) -> sa.ColumnElement[bool]:
 def _table_info(ref: TableRef, table: sa.Table, kind: str) -> TableInfo:
     columns = tuple(_column_info(c) for c in table.columns)
     indexes = tuple(
-        IndexInfo(ix.name, tuple(c.name for c in ix.columns), bool(ix.unique))
+        IndexInfo(
+            str(ix.name) if ix.name else None,
+            tuple(str(c.name) for c in ix.columns),
+            bool(ix.unique),
+        )
         for ix in sorted(table.indexes, key=lambda i: i.name or "")
     )
     fks = tuple(
         ForeignKeyInfo(
-            columns=tuple(fk.parent.name for fk in con.elements),
-            referred_schema=con.elements[0].column.table.schema if con.elements else None,
-            referred_table=con.referred_table.name,
-            referred_columns=tuple(fk.column.name for fk in con.elements),
+            columns=tuple(str(fk.parent.name) for fk in con.elements),
+            referred_schema=con.referred_table.schema,
+            referred_table=str(con.referred_table.name),
+            referred_columns=tuple(str(fk.column.name) for fk in con.elements),
         )
         for con in table.foreign_key_constraints
     )
@@ -330,7 +334,7 @@ def _table_info(ref: TableRef, table: sa.Table, kind: str) -> TableInfo:
         ref=ref,
         kind=kind,  # type: ignore[arg-type]
         columns=columns,
-        primary_key=tuple(c.name for c in table.primary_key.columns),
+        primary_key=tuple(str(c.name) for c in table.primary_key.columns),
         indexes=indexes,
         foreign_keys=fks,
     )
@@ -354,7 +358,7 @@ def _column_info(col: sa.Column) -> ColumnInfo:
     except exc.CompileError:
         type_text = type(col_type).__name__
     return ColumnInfo(
-        name=col.name,
+        name=str(col.name),
         type=type_text,
         nullable=bool(col.nullable) and not col.primary_key,
         python_type=python_type,
