@@ -28,7 +28,7 @@ _FIELD_TYPES: dict[str, type[ma.fields.Field]] = {
     "datetime": ma.fields.DateTime,
     "time": ma.fields.Time,
 }
-_METADATA_KEYS = ("format", "maxLength", "multipleOf", "contentEncoding")
+_METADATA_KEYS = ("format", "maxLength", "contentEncoding", "x-decimal-places")
 
 
 def schema_name(resource: Resource) -> str:
@@ -42,7 +42,7 @@ def _ma_field(field: Field) -> ma.fields.Field:
     metadata: dict[str, Any] = {k: json_schema[k] for k in _METADATA_KEYS if k in json_schema}
     if field.description:
         metadata["description"] = field.description
-    kwargs: dict[str, Any] = {"allow_none": True, "metadata": metadata}
+    kwargs: dict[str, Any] = {"allow_none": field.nullable, "metadata": metadata}
     if "enum" in json_schema:
         kwargs["validate"] = validate.OneOf(json_schema["enum"])
     cls = _FIELD_TYPES.get(conv.kind, ma.fields.String)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import marshmallow as ma
 import orjson
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
@@ -38,6 +39,24 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
+class _ProblemSchema(ma.Schema):
+    """RFC 9457 problem details (documents flask-smorest's stock error responses)."""
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    parameter = ma.fields.String(metadata={"description": "the offending parameter"})
+
+
+class VersionApi(Api):
+    """One API version: its own OpenAPI document and docs page."""
+
+    ERROR_SCHEMA = _ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every operation lists its own problem responses
+
+
 def register_version(
     app: Flask, version: VersionMapping, reader: Reader, paging: PagingConfig
 ) -> Api:
@@ -56,7 +75,7 @@ def register_version(
     spec_kwargs: dict[str, Any] = {}
     if version.description:
         spec_kwargs["info"] = {"description": version.description}
-    api = Api(config_prefix=prefix, spec_kwargs=spec_kwargs)
+    api = VersionApi(config_prefix=prefix, spec_kwargs=spec_kwargs)
     api.init_app(app)
     api.spec.components.schema("Problem", PROBLEM_SCHEMA)
     schemas = build_schemas(version)

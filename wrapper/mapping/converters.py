@@ -225,7 +225,7 @@ class ImpliedDecimalConverter(Converter):
         return (str(legacy) if self.storage == "str" else legacy,)
 
     def json_schema(self) -> dict[str, Any]:
-        return {"type": "number", "multipleOf": float(Decimal(1).scaleb(-self.scale))}
+        return {"type": "number", "x-decimal-places": self.scale}
 
 
 # ---------------------------------------------------------------------------- codes
