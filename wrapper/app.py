@@ -8,9 +8,10 @@ import swagger_ui_bundle
 from flask import Flask, Response, send_from_directory, url_for
 
 from legacy_adapters.base import Schema, Source
+from wrapper.access import EVERYTHING, Access
 from wrapper.config import Config
 from wrapper.health import health_blueprint
-from wrapper.mapping.model import Mapping, build_mapping, mapped_tables
+from wrapper.mapping.model import Mapping, Resource, build_mapping, mapped_tables
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, json_response, register_version
@@ -43,11 +44,16 @@ def create_app(config: Config, *, source: Source | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["legacy_wrapper"] = WrapperState(config, source, schema, mapping, reader)
     for version in mapping.versions.values():
-        register_version(app, version, reader, config.paging)
+        register_version(app, version, reader, config.paging, allow_everything)
     app.register_blueprint(health_blueprint(source))
     _register_site(app, mapping)
     register_problem_handlers(app)
     return app
+
+
+def allow_everything(_resource: Resource) -> Access:
+    """Authorization while serving with --no-auth (loopback only)."""
+    return EVERYTHING
 
 
 def _register_site(app: Flask, mapping: Mapping) -> None:

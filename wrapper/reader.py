@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from legacy_adapters.base import Condition, Order, Schema, Select, Source
+from wrapper.access import EVERYTHING, Access
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.pagination import encode_cursor, next_skip
 from wrapper.problems import ResourceNotFound
 from wrapper.query import Query
 from wrapper.translate import Plan, plan_item, plan_list
-
-RowRules = dict[str, tuple[Condition, ...]]  # resource name -> extra legacy conditions
 
 
 class Reader:
@@ -29,14 +28,12 @@ class Reader:
             t.ref: {c.name: c.python_type for c in t.columns} for t in schema.tables
         }
 
-    def list(
-        self, resource: Resource, query: Query, rules: RowRules | None = None
-    ) -> dict[str, Any]:
-        rules = rules or {}
+    def list(self, resource: Resource, query: Query, access: Access = EVERYTHING) -> dict[str, Any]:
+        """A page; `resource` is the caller's view of it (`access.view`)."""
         plan = plan_list(
             resource,
             query,
-            extra_where=rules.get(resource.name, ()),
+            extra_where=access.conditions(resource),
             column_types=self.column_types.get(resource.table),
         )
         rows = self.source.select(plan.select)
@@ -52,7 +49,7 @@ class Reader:
             page["total_count"] = count
             page["total_count_exact"] = exact
         for name in query.expand:
-            self._expand(resource, name, plan, rows, data, rules)
+            self._expand(resource, name, plan, rows, data, access)
         return page
 
     def item(
@@ -61,17 +58,16 @@ class Reader:
         key_text: str,
         fields: tuple[str, ...] | None,
         expand: tuple[str, ...],
-        rules: RowRules | None = None,
+        access: Access = EVERYTHING,
     ) -> dict[str, Any]:
-        rules = rules or {}
-        plan = plan_item(resource, fields, key_text, expand, rules.get(resource.name, ()))
+        plan = plan_item(resource, fields, key_text, expand, access.conditions(resource))
         rows = self.source.select(plan.select)
         if not rows:
             raise ResourceNotFound(f"no {resource.name} with key {key_text!r}")
         rows = rows[:1]
         data = [resource.renderer(plan.field_names, plan.field_positions)(rows[0])]
         for name in expand:
-            self._expand(resource, name, plan, rows, data, rules)
+            self._expand(resource, name, plan, rows, data, access)
         return data[0]
 
     @staticmethod
@@ -91,18 +87,19 @@ class Reader:
         plan: Plan,
         rows: Sequence[tuple[Any, ...]],
         data: list[dict[str, Any]],
-        rules: RowRules,
+        access: Access,
     ) -> None:
         relation = resource.relation(name)
         target = self.mapping.resource(resource.version, relation.target) if relation else None
         assert relation is not None and target is not None
+        shown = access.view(target)  # the join may use fields the caller cannot see
         local_pos = [plan.position(resource.by_name[f].column) for f in relation.local]
         parent_keys = [tuple(row[p] for p in local_pos) for row in rows]
         wanted = list(dict.fromkeys(k for k in parent_keys if None not in k))
         children: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         if wanted:
-            names = tuple(f.name for f in target.fields)
-            columns = list(dict.fromkeys(f.column for f in target.fields))
+            names = tuple(f.name for f in shown.fields)
+            columns = list(dict.fromkeys(f.column for f in shown.fields))
             remote_cols = [target.by_name[f].column for f in relation.remote]
             columns += [c for c in remote_cols if c not in columns]
             if len(remote_cols) == 1:
@@ -112,10 +109,10 @@ class Reader:
             select = Select(
                 table=target.table,
                 columns=tuple(columns),
-                where=(*rules.get(target.name, ()), match),
+                where=(*access.conditions(target), match),
                 order_by=tuple(Order(c) for c in target.tiebreak),
             )
-            render = target.renderer(names, tuple(columns.index(f.column) for f in target.fields))
+            render = shown.renderer(names, tuple(columns.index(f.column) for f in shown.fields))
             remote_pos = [columns.index(c) for c in remote_cols]
             for row in self.source.select(select):
                 key = _group_key(tuple(row[p] for p in remote_pos))

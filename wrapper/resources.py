@@ -8,6 +8,7 @@ with `@blp.response` only document the responses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ import orjson
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
 
+from wrapper.access import Access
 from wrapper.config import PagingConfig
 from wrapper.mapping.model import Resource, VersionMapping
 from wrapper.openapi import (
@@ -57,8 +59,11 @@ class VersionApi(Api):
     DEFAULT_ERROR_RESPONSE_NAME = None  # every operation lists its own problem responses
 
 
+Authorize = Callable[[Resource], Access]
+
+
 def register_version(
-    app: Flask, version: VersionMapping, reader: Reader, paging: PagingConfig
+    app: Flask, version: VersionMapping, reader: Reader, paging: PagingConfig, authorize: Authorize
 ) -> Api:
     prefix = version.name.upper()
     app.config.update(
@@ -80,7 +85,8 @@ def register_version(
     api.spec.components.schema("Problem", PROBLEM_SCHEMA)
     schemas = build_schemas(version)
     for resource in version.resources.values():
-        api.register_blueprint(_blueprint(resource, schemas[resource.name], reader, paging))
+        blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize)
+        api.register_blueprint(blueprint)
     return api
 
 
@@ -94,7 +100,7 @@ def _problems(blp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
 
 
 def _blueprint(
-    resource: Resource, item_schema: Any, reader: Reader, paging: PagingConfig
+    resource: Resource, item_schema: Any, reader: Reader, paging: PagingConfig, authorize: Authorize
 ) -> Blueprint:
     blp = Blueprint(
         f"{resource.version}-{resource.name}",
@@ -112,8 +118,10 @@ def _blueprint(
     @blp.response(200, page_schema(resource, item_schema))
     @_problems(blp, 400, 503)
     def list_view() -> Response:
-        query = parse_query(request.args, resource, paging)
-        page = reader.list(resource, query)
+        access = authorize(resource)
+        view = access.view(resource)
+        query = parse_query(request.args, view, paging)
+        page = reader.list(view, query, access)
         headers = {}
         if page["next_cursor"]:
             args = request.args.to_dict()
@@ -132,7 +140,9 @@ def _blueprint(
         @blp.response(200, item_schema)
         @_problems(blp, 400, 404, 503)
         def item_view(key: str) -> Response:
-            fields, expand = parse_item_args(request.args, resource)
-            return json_response(reader.item(resource, key, fields, expand))
+            access = authorize(resource)
+            view = access.view(resource)
+            fields, expand = parse_item_args(request.args, view)
+            return json_response(reader.item(view, key, fields, expand, access))
 
     return blp

@@ -8,7 +8,7 @@ built once at start (`build_mapping`) and never changes while serving.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -53,8 +53,26 @@ class Resource:
     def __post_init__(self) -> None:
         self.by_name.update({f.name: f for f in self.fields})
 
+    def without(self, hidden: frozenset[str]) -> Resource:
+        """A copy without the `hidden` fields (and relations that need them), cached."""
+        views = self._views
+        view = views.get(hidden)
+        if view is None:
+            view = replace(
+                self,
+                fields=tuple(f for f in self.fields if f.name not in hidden),
+                relations=tuple(r for r in self.relations if not set(r.local) & hidden),
+                by_name={},
+            )
+            views[hidden] = view
+        return view
+
     def relation(self, name: str) -> Relation | None:
         return next((r for r in self.relations if r.name == name), None)
+
+    @cached_property
+    def _views(self) -> dict[frozenset[str], Resource]:
+        return {}
 
     @cached_property
     def _renderers(self) -> dict[tuple[str, ...], Callable[[tuple[Any, ...]], dict[str, Any]]]:
