@@ -77,9 +77,12 @@ class SQLAlchemySource:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.dialect == "sqlite":
             database = url.database or ""
-            if self.read_only and database and database != ":memory:":
+            on_disk = bool(database) and database != ":memory:"
+            if self.read_only and on_disk:
                 url = url.set(database=f"file:{database}?mode=ro", query={"uri": "true"})
             connect_args["check_same_thread"] = False
+            if on_disk:
+                kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout)
         else:
             kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout)
         if self.dialect == "postgresql":
