@@ -328,7 +328,35 @@ def _century(yy: int) -> int:
     return 1900 + yy if yy >= 50 else 2000 + yy
 
 
-class LegacyDateConverter(Converter):
+class _DigitsConverter(Converter):
+    """Dates and times stored as digits, in an integer or a CHAR column."""
+
+    def __init__(self, width: int, storage: str, null_values: Sequence[Any]) -> None:
+        self.width = width
+        self.storage = storage
+        self.null_values = tuple(self._stored(v) for v in null_values)
+        self._null_numbers = {int(str(v).strip() or 0) for v in null_values}
+
+    def _stored(self, value: Any) -> Any:
+        """A number (or a sentinel) in the column's own representation."""
+        if self.storage == "str":
+            text = str(value)
+            return text.zfill(self.width) if text.strip() else text
+        return int(value)
+
+    def _number(self, value: Any) -> int | None:
+        """The legacy value as a number; None for NULL, blanks and sentinels."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.isdigit():
+                return None
+        number = int(value)
+        return None if number in self._null_numbers else number
+
+
+class LegacyDateConverter(_DigitsConverter):
     """Dates stored as digits (`20261125`, `'1261125'`) <-> ISO 8601 `"2026-11-25"`."""
 
     kind = "date"
@@ -337,28 +365,14 @@ class LegacyDateConverter(Converter):
         if fmt not in _DATE_FORMATS:
             raise MappingSpecError(f"unknown date format {fmt!r}; use one of {list(_DATE_FORMATS)}")
         self.fmt = fmt
-        self._split, self._join, self.width, keeps_order = _DATE_FORMATS[fmt]
-        self.storage = storage
-        self.operators = ORDERED if keeps_order and storage == "int" else EQUALITY
-        if keeps_order and storage == "str":
-            self.operators = ORDERED  # fixed-width zero-padded digits sort like numbers
-        self.null_values = tuple(self._legacy(v) for v in null_values)
-        self._null_numbers = {int(str(v).strip() or 0) for v in null_values}
-
-    def _legacy(self, value: Any) -> Any:
-        if self.storage == "str":
-            return str(value).zfill(self.width) if str(value).strip() else str(value)
-        return int(value)
+        self._split, self._join, width, keeps_order = _DATE_FORMATS[fmt]
+        # Fixed-width zero-padded digits sort like the numbers they spell.
+        self.operators = ORDERED if keeps_order else EQUALITY
+        super().__init__(width, storage, null_values)
 
     def render(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = value.strip()
-            if not value.isdigit():
-                return None
-        number = int(value)
-        if number in self._null_numbers:
+        number = self._number(value)
+        if number is None:
             return None
         y, m, d = self._split(number)
         if not (1 <= m <= 12 and 1 <= d <= 31):
@@ -370,16 +384,15 @@ class LegacyDateConverter(Converter):
             date = dt.date.fromisoformat(text)
         except ValueError:
             raise ConversionError("is not a date in the form YYYY-MM-DD") from None
-        number = self._join(date)
         if self.fmt == "CYYMMDD" and not 1900 <= date.year <= 2899:
             raise ConversionError("is outside the years the legacy format can hold")
-        return (str(number).zfill(self.width) if self.storage == "str" else number,)
+        return (self._stored(self._join(date)),)
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "format": "date"}
 
 
-class LegacyTimeConverter(Converter):
+class LegacyTimeConverter(_DigitsConverter):
     """Times stored as `HHMMSS` (or `HHMM`) digits <-> `"14:30:00"`."""
 
     kind = "time"
@@ -389,22 +402,11 @@ class LegacyTimeConverter(Converter):
         if fmt not in ("HHMMSS", "HHMM"):
             raise MappingSpecError("time format must be HHMMSS or HHMM")
         self.fmt = fmt
-        self.storage = storage
-        self.width = len(fmt)
-        self.null_values = tuple(
-            str(v).zfill(self.width) if storage == "str" else int(v) for v in null_values
-        )
-        self._null_numbers = {int(str(v).strip() or 0) for v in null_values}
+        super().__init__(len(fmt), storage, null_values)
 
     def render(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = value.strip()
-            if not value.isdigit():
-                return None
-        number = int(value)
-        if number in self._null_numbers:
+        number = self._number(value)
+        if number is None:
             return None
         if self.width == 4:
             number *= 100
@@ -423,7 +425,7 @@ class LegacyTimeConverter(Converter):
             if t.second:
                 raise ConversionError("has seconds, which the legacy field does not hold")
             number //= 100
-        return (str(number).zfill(self.width) if self.storage == "str" else number,)
+        return (self._stored(number),)
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "format": "time"}
