@@ -20,7 +20,6 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from legacy_adapters.base import (
     Capabilities,
     ColumnInfo,
-    Condition,
     ForeignKeyInfo,
     IndexInfo,
     Schema,
@@ -33,7 +32,7 @@ from legacy_adapters.base import (
     TableRef,
     UnsupportedQuery,
 )
-from legacy_adapters.sql_keyset import keyset_condition, order_clauses
+from legacy_adapters.sql_statements import StatementCache, build_statement, statement_values
 
 _PYTHON_TYPES = {
     str: "str",
@@ -67,6 +66,7 @@ class SQLAlchemySource:
         )
         self.engine = self._make_engine(pool_size, pool_timeout)
         self._tables: dict[TableRef, sa.Table] = {}
+        self._statements = StatementCache()
         self._metadata = sa.MetaData()
 
     # ------------------------------------------------------------------ engine
@@ -206,41 +206,33 @@ class SQLAlchemySource:
 
     # ------------------------------------------------------------------ reading
 
-    def build(self, query: Select) -> sa.Select:
-        """The SQLAlchemy Core statement for `query` (public for EXPLAIN in tests)."""
-        table = self._table(query.table)
-        stmt = sa.select(*(table.c[name] for name in query.columns))
-        for cond in query.where:
-            stmt = stmt.where(_condition(table, cond))
-        if query.after is not None:
-            stmt = stmt.where(
-                keyset_condition(table, query.order_by, query.after, strict=query.skip == 0)
-            )
-        stmt = stmt.order_by(*order_clauses(table, query.order_by))
-        if query.limit is not None:
-            stmt = stmt.limit(query.limit)
-        if query.skip:
-            stmt = stmt.offset(query.skip)
-        return stmt
+    def build(self, query: Select) -> tuple[sa.Select, dict[str, Any]]:
+        """The Core statement for `query` and its parameter values."""
+        return self._statements.get(self._table(query.table), query), statement_values(query)
 
     def select(self, query: Select) -> list[tuple[Any, ...]]:
-        stmt = self.build(query)
+        stmt, params = self.build(query)
         with self._connect() as conn:
-            return [tuple(row) for row in conn.execute(stmt)]
+            return [tuple(row) for row in conn.execute(stmt, params)]
 
     def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
         table = self._table(query.table)
-        where = [_condition(table, c) for c in query.where]
+        filtered = Select(query.table, (), query.where)
+        params = statement_values(filtered)
+        where = build_statement(table, filtered).whereclause
+        conditions = () if where is None else (where,)
         if estimate and self.capabilities.count_estimate:
-            stmt = sa.select(*table.primary_key.columns or table.c).where(*where)
+            stmt = sa.select(*table.primary_key.columns or table.c).where(*conditions)
             with self._connect() as conn:
-                return self._estimate(conn, stmt), False
-        stmt = sa.select(sa.func.count()).select_from(table).where(*where)
+                return self._estimate(conn, stmt.params(params)), False
+        stmt = sa.select(sa.func.count()).select_from(table).where(*conditions)
         with self._connect() as conn:
-            return int(conn.execute(stmt).scalar_one()), True
+            return int(conn.execute(stmt, params).scalar_one()), True
 
     def _estimate(self, conn: Connection, stmt: sa.Select) -> int:
-        compiled = stmt.compile(dialect=self.engine.dialect)
+        compiled = stmt.compile(
+            dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True}
+        )
         params = compiled.params
         if self.dialect == "postgresql":
             result = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params)
@@ -272,46 +264,6 @@ def _is_timeout(err: exc.DBAPIError) -> bool:
         or "max_statement_time" in text
         or code in (1969, 3024)
     )
-
-
-def _condition(table: sa.Table, cond: Condition) -> sa.ColumnElement[bool]:
-    if isinstance(cond.column, tuple):
-        if cond.op != "in":
-            raise UnsupportedQuery(f"operator {cond.op!r} on a column tuple")
-        cols = sa.tuple_(*(table.c[name] for name in cond.column))
-        return cols.in_([sa.tuple_(*values) for values in cond.value])
-    col = table.c[cond.column]
-    value = cond.value
-    match cond.op:
-        case "eq":
-            return col == value
-        case "ne":
-            return col != value
-        case "lt":
-            return col < value
-        case "lte":
-            return col <= value
-        case "gt":
-            return col > value
-        case "gte":
-            return col >= value
-        case "in":
-            return col.in_(list(value))
-        case "not_in":
-            return col.not_in(list(value))
-        case "prefix":
-            return col.like(value, escape="\\")
-        case "like":
-            return col.ilike(value, escape="\\")
-        case "like_rtrim":
-            return sa.func.rtrim(col).ilike(value, escape="\\")
-        case "isnull":
-            is_null, sentinels = value
-            expr = col.is_(None)
-            if sentinels:
-                expr = sa.or_(expr, col.in_(list(sentinels)))
-            return expr if is_null else sa.not_(expr)
-    raise UnsupportedQuery(f"unknown operator {cond.op!r}")
 
 
 def _table_info(ref: TableRef, table: sa.Table, kind: str) -> TableInfo:

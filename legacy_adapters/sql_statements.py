@@ -1,0 +1,152 @@
+"""SQLAlchemy Core statements for `Select`s, built once per query shape.
+
+Building a Core statement costs more than running a small indexed query, so
+statements are cached by *shape* (table, columns, condition columns and
+operators, sort, which cursor values are NULL, paging form) with every value a
+bound parameter: `status=running` and `status=held` share one statement.
+`statement_values` walks a query in exactly the order `build_statement`
+creates parameters, so a cache hit only collects values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+import sqlalchemy as sa
+
+from legacy_adapters.base import Condition, Select, UnsupportedQuery
+from legacy_adapters.sql_keyset import keyset_condition, order_clauses
+
+_SINGLE = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "prefix", "like", "like_rtrim"})
+_LIST = frozenset({"in", "not_in"})
+
+
+class _Binder:
+    """Hands out parameters p0, p1, ... in traversal order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, expanding: bool = False) -> sa.BindParameter[Any]:
+        name = f"p{self.count}"
+        self.count += 1
+        return sa.bindparam(name, expanding=expanding)
+
+
+def _condition(table: sa.Table, cond: Condition, bind: _Binder) -> sa.ColumnElement[bool]:
+    if isinstance(cond.column, tuple):
+        if cond.op != "in":
+            raise UnsupportedQuery(f"operator {cond.op!r} on a column tuple")
+        return sa.tuple_(*(table.c[name] for name in cond.column)).in_(bind(expanding=True))
+    col = table.c[cond.column]
+    match cond.op:
+        case "eq":
+            return col == bind()
+        case "ne":
+            return col != bind()
+        case "lt":
+            return col < bind()
+        case "lte":
+            return col <= bind()
+        case "gt":
+            return col > bind()
+        case "gte":
+            return col >= bind()
+        case "in":
+            return col.in_(bind(expanding=True))
+        case "not_in":
+            return col.not_in(bind(expanding=True))
+        case "prefix":
+            return col.like(bind(), escape="\\")
+        case "like":
+            return col.ilike(bind(), escape="\\")
+        case "like_rtrim":
+            return sa.func.rtrim(col).ilike(bind(), escape="\\")
+        case "isnull":
+            is_null, sentinels = cond.value
+            expr = col.is_(None)
+            if sentinels:
+                expr = sa.or_(expr, col.in_(bind(expanding=True)))
+            return expr if is_null else sa.not_(expr)
+    raise UnsupportedQuery(f"unknown operator {cond.op!r}")
+
+
+def build_statement(table: sa.Table, query: Select) -> sa.Select:
+    """The statement for `query`'s shape, every value a parameter."""
+    bind = _Binder()
+    stmt = sa.select(*(table.c[name] for name in query.columns))
+    for cond in query.where:
+        stmt = stmt.where(_condition(table, cond, bind))
+    if query.after is not None:
+        after = [None if v is None else bind() for v in query.after]
+        stmt = stmt.where(keyset_condition(table, query.order_by, after, strict=query.skip == 0))
+    stmt = stmt.order_by(*order_clauses(table, query.order_by))
+    if query.limit is not None:
+        stmt = stmt.limit(bind())
+    if query.skip:
+        stmt = stmt.offset(bind())
+    return stmt
+
+
+def statement_values(query: Select) -> dict[str, Any]:
+    """The parameter values of `query`, named as `build_statement` names them."""
+    values: list[Any] = []
+    for cond in query.where:
+        if isinstance(cond.column, tuple):
+            values.append([tuple(v) for v in cond.value])
+        elif cond.op in _SINGLE:
+            values.append(cond.value)
+        elif cond.op in _LIST:
+            values.append(list(cond.value))
+        elif cond.op == "isnull" and cond.value[1]:
+            values.append(list(cond.value[1]))
+    if query.after is not None:
+        values += [v for v in query.after if v is not None]
+    if query.limit is not None:
+        values.append(query.limit)
+    if query.skip:
+        values.append(query.skip)
+    return {f"p{i}": v for i, v in enumerate(values)}
+
+
+def shape(query: Select) -> Hashable:
+    where = tuple(
+        (c.column, c.op, c.value[0], bool(c.value[1])) if c.op == "isnull" else (c.column, c.op)
+        for c in query.where
+    )
+    after = None if query.after is None else tuple(v is None for v in query.after)
+    return (
+        query.table,
+        query.columns,
+        where,
+        query.order_by,
+        after,
+        query.skip == 0,
+        query.limit is None,
+    )
+
+
+class StatementCache:
+    """A bounded, thread-safe LRU of statements by query shape."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[Hashable, sa.Select] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, table: sa.Table, query: Select) -> sa.Select:
+        key = shape(query)
+        with self._lock:
+            stmt = self._items.get(key)
+            if stmt is not None:
+                self._items.move_to_end(key)
+                return stmt
+        stmt = build_statement(table, query)
+        with self._lock:
+            self._items[key] = stmt
+            if len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return stmt
