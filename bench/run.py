@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -35,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench import loadgen
-from bench.databases import DATA_DIR, prepare, sample_keys, write_config
+from bench.databases import DATA_DIR, PG_DATABASE, prepare, sample_keys, write_config
 
 log = logging.getLogger("bench")
 
@@ -418,7 +419,13 @@ def measure(
     check: dict[str, Any],
     args: argparse.Namespace,
 ) -> dict[str, dict[str, Any]]:
-    """Warm both apps up, then measure them in alternating slices (A B B A A B ...)."""
+    """Warm both apps up, then measure them in alternating slices (A B B A A B ...).
+
+    Besides wrk's numbers, each slice records the CPU time the app's server
+    processes used per request (less sensitive to other programs on the machine
+    than req/s; on PostgreSQL the database server's share is left out) and the
+    share of the machine's CPU that other programs took meanwhile.
+    """
     targets = {
         app: (by_app[app].base_url, workload_paths(name, keys, check["deep_cursor"][app]["cursor"]))
         for app in APPS
@@ -427,15 +434,89 @@ def measure(
         if args.warmup:
             loadgen.run_load(base, paths, args.warmup, args.connections, args.threads)
     slices: dict[str, list[dict[str, Any]]] = {app: [] for app in APPS}
+    group = {app: p.proc.pid for app, p in by_app.items() if p.proc is not None}
+    database = PG_DATABASE if args.backend == "postgresql" else None
+    outside: dict[str, list[float]] = {app: [] for app in APPS}
+    server_cpu: dict[str, float] = dict.fromkeys(APPS, 0.0)
     for round_no in range(args.rounds):
         for app in APPS if round_no % 2 == 0 else APPS[::-1]:
             base, paths = targets[app]
+            before = CpuSample.take(set(group.values()), database)
             slices[app].append(
                 loadgen.run_load(
                     base, paths, args.duration / args.rounds, args.connections, args.threads
                 )
             )
-    return {app: loadgen.combine(slices[app]) for app in APPS}
+            after = CpuSample.take(set(group.values()), database)
+            outside[app].append(after.outside_share(before))
+            server_cpu[app] += after.groups.get(group[app], 0.0) - before.groups.get(
+                group[app], 0.0
+            )
+    result = {app: loadgen.combine(slices[app]) for app in APPS}
+    for app in APPS:
+        result[app]["outside_cpu_pct"] = round(100 * sum(outside[app]) / len(outside[app]), 1)
+        requests = result[app]["requests"]
+        result[app]["server_cpu_us"] = round(server_cpu[app] / requests * 1e6, 1) if requests else 0
+    return result
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _serves(proc_dir: Path, database: str) -> bool:
+    """A PostgreSQL backend connected to `database` ("postgres: USER DATABASE HOST ...")."""
+    try:
+        title = (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return False
+    return title.startswith(b"postgres: ") and f" {database} ".encode() in title
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds of the whole machine, of each server's process group, and of
+    everything the benchmark runs (servers, database backends serving it, the
+    load generator, this process)."""
+
+    busy: float
+    total: float
+    ours: float
+    groups: dict[int, float]
+
+    @classmethod
+    def take(cls, process_groups: set[int], database: str | None = None) -> CpuSample:
+        """`database`: also count PostgreSQL backends serving that database as ours."""
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        total = sum(values) / _CLOCK_TICKS
+        busy = total - (values[3] + values[4]) / _CLOCK_TICKS  # less idle and iowait
+        groups = dict.fromkeys(process_groups, 0.0)
+        backends = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            seconds = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime + stime
+            pgrp = int(fields[2])
+            if pgrp in groups:
+                groups[pgrp] += seconds
+            elif database and _serves(stat.parent, database):
+                backends += seconds
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # finished wrk runs
+        ours = (
+            sum(groups.values())
+            + backends
+            + children.ru_utime
+            + children.ru_stime
+            + time.process_time()
+        )
+        return cls(busy, total, ours, groups)
+
+    def outside_share(self, before: CpuSample) -> float:
+        """The share of all CPU time since `before` used by other programs (0..1)."""
+        total = self.total - before.total
+        other = (self.busy - before.busy) - (self.ours - before.ours)
+        return max(0.0, other / total) if total > 0 else 0.0
 
 
 def _label(server: str, workers: int) -> str:
@@ -446,7 +527,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'workload':<18} {'server':<12} {'backend':<10} "
         f"{'wrapper r/s':>11} {'p50 ms':>7} {'p99 ms':>7}  "
-        f"{'ceiling r/s':>11} {'p50 ms':>7} {'p99 ms':>7}  {'ratio':>5}"
+        f"{'ceiling r/s':>11} {'p50 ms':>7} {'p99 ms':>7}  {'ratio':>5}  {'other':>5}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -455,7 +536,31 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['workload']:<18} {r['server']:<12} {r['backend']:<10} "
             f"{w['rps']:>11,.0f} {w['p50_ms']:>7.2f} {w['p99_ms']:>7.2f}  "
             f"{c['rps']:>11,.0f} {c['p50_ms']:>7.2f} {c['p99_ms']:>7.2f}  {r['ratio']:>5.2f}"
+            f"  {r['outside_cpu_pct']:>4.0f}%"
         )
+    lines.append(
+        "ratio = wrapper req/s / ceiling req/s; other = share of the machine's CPU "
+        "taken by other programs meanwhile"
+    )
+    return "\n".join(lines)
+
+
+def format_server_cpu_table(rows: list[dict[str, Any]]) -> str:
+    header = (
+        f"{'server CPU/request':<18} {'server':<12} {'backend':<10} "
+        f"{'wrapper us':>10} {'ceiling us':>10}  {'cpu ratio':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        w, c = r["wrapper"]["server_cpu_us"], r["ceiling"]["server_cpu_us"]
+        lines.append(
+            f"{r['workload']:<18} {r['server']:<12} {r['backend']:<10} "
+            f"{w:>10,.0f} {c:>10,.0f}  {(c / w if w else 0.0):>9.2f}"
+        )
+    lines.append(
+        "CPU time of each app's server processes (HTTP server, app, driver; on SQLite the "
+        "database too) per request; cpu ratio = ceiling / wrapper"
+    )
     return "\n".join(lines)
 
 
@@ -523,8 +628,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Stopping the run (Ctrl-C, kill, even when started in the background with
+    # SIGINT ignored) still runs the `finally` that stops every server.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     url = prepare(args.backend, args.orders)
@@ -542,8 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     check = check_in_process(config_path, url, keys, cpu_requests=args.cpu_requests)
     for name, sql in check["sql"].items():
         if not sql["same"] and sql["same_without_casts"]:
-            log.info("%s: same SQL but for ::TYPE casts of parameters:\n  wrapper %s\n  ceiling %s",
-                     name, sql["wrapper"], sql["ceiling"])  # fmt: skip
+            log.info("%s: same SQL and values; only ::TYPE casts of parameters differ", name)
         elif not sql["same"]:
             log.warning("%s: the SQL differs:\n  wrapper %s\n  ceiling %s",
                         name, sql["wrapper"], sql["ceiling"])  # fmt: skip
@@ -583,6 +695,14 @@ def main(argv: list[str] | None = None) -> int:
                     if ceiling_rps
                     else 0.0,
                     "loadavg_before": [round(x, 2) for x in loadavg],
+                    "outside_cpu_pct": round(
+                        (
+                            measured["wrapper"]["outside_cpu_pct"]
+                            + measured["ceiling"]["outside_cpu_pct"]
+                        )
+                        / 2,
+                        1,
+                    ),
                 }
                 rows.append(row)
                 log.info("%s %s: wrapper %.0f req/s, ceiling %.0f req/s, ratio %.2f",
@@ -591,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(format_table(rows))
+    if rows:
+        print()
+        print(format_server_cpu_table(rows))
     if check["cpu"]:
         print()
         print(format_cpu_table(check["cpu"], args.backend))

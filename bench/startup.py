@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.databases import DATA_DIR, PG_SERVER_URL
-from bench.run import BIN, RESULTS_DIR, ROOT, ServerProcess, free_port
+from bench.run import BIN, RESULTS_DIR, ROOT, ServerProcess, _exit_on_signal, free_port
 from fixtures import wide_catalog
 
 log = logging.getLogger("bench")
@@ -219,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the server being timed, too
+    signal.signal(signal.SIGINT, _exit_on_signal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     results = []
