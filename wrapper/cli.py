@@ -27,18 +27,32 @@ def _open(url: str):  # type: ignore[no-untyped-def]
     return open_source(SourceConfig(url=url))
 
 
-def _check_config(config_path: Path) -> None:
-    """Load, reflect and validate once before serving: never start half-configured."""
+def _check_config(config_path: Path, no_auth: bool) -> None:
+    """Load, reflect and validate once before serving: never start half-configured.
+    This also generates the built-in server's first signing key before workers fork."""
     from wrapper.app import create_app
     from wrapper.config import ConfigError, load_config
 
     try:
-        app = create_app(load_config(config_path))
+        app = create_app(load_config(config_path), no_auth=no_auth)
     except ConfigError as err:
         _fail("the configuration has problems:\n" + "\n".join(f"  {p}" for p in err.problems))
     except SourceError as err:
         _fail(f"cannot read the legacy source: {err}")
-    app.extensions["legacy_wrapper"].source.close()
+    state = app.extensions["legacy_wrapper"]
+    state.source.close()
+    if state.state is not None:
+        state.state.close()
+
+
+def _has_auth_section(config_path: Path) -> bool:
+    from wrapper.yaml_source import load_yaml
+
+    try:
+        raw = load_yaml(config_path.read_text(encoding="utf-8"))
+    except Exception:
+        return False
+    return isinstance(raw, dict) and raw.get("auth") is not None
 
 
 @click.group()
@@ -132,20 +146,24 @@ def _serve(
         host, _ = parse_bind(bind)
     except ValueError as err:
         _fail(str(err))
-    if not no_auth:
-        _fail("authentication is not configured yet: serve with --no-auth (loopback only)")
-    if not is_loopback(host):
-        _fail(f"--no-auth is refused on {host}: bind to 127.0.0.1 or configure authentication")
-    log.warning(
-        "*** SERVING WITHOUT AUTHENTICATION on %s: every client can read every row ***", bind
-    )
-    _check_config(config_path)
+    if no_auth:
+        if not is_loopback(host):
+            _fail(f"--no-auth is refused on {host}: bind to 127.0.0.1 or configure authentication")
+        log.warning(
+            "*** SERVING WITHOUT AUTHENTICATION on %s: every client can read every row ***", bind
+        )
+    elif not _has_auth_section(config_path):
+        _fail(
+            "authentication is not configured: add an `auth:` section to the configuration "
+            "(see README) or serve with --no-auth (loopback only)"
+        )
+    _check_config(config_path, no_auth)
     if dev:
-        run_dev(config_path, bind)
+        run_dev(config_path, bind, no_auth)
     elif server == "granian":
-        run_granian(config_path, bind, workers, threads)
+        run_granian(config_path, bind, workers, threads, no_auth)
     else:
-        run_gunicorn(config_path, bind, workers, threads)
+        run_gunicorn(config_path, bind, workers, threads, no_auth)
 
 
 @main.command()
@@ -171,7 +189,7 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
         path = prepare_demo(Path(tmp), orders=50) if demo else config_path
         assert path is not None
         try:
-            app = create_app(load_config(path))
+            app = create_app(load_config(path), no_auth=True)  # the documents need no keys
         except ConfigError as err:
             _fail("\n".join(err.problems))
         documents = {}
@@ -218,3 +236,13 @@ def demo(bind: str, workdir: Path, orders: int, server: str, workers: int) -> No
         err=True,
     )
     _serve(config_path, bind, workers, 1, server, dev=False, no_auth=True)
+
+
+def _register_auth_commands() -> None:
+    from wrapper.auth.commands import clients, keys, signing_keys
+
+    for group in (clients, keys, signing_keys):
+        main.add_command(group)
+
+
+_register_auth_commands()
