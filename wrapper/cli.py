@@ -214,6 +214,9 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
     click.echo(f"wrote {', '.join(sorted(documents))} to {out}", err=True)
 
 
+_PRINT_TOKEN = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+
+
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True)
 @click.option(
@@ -225,17 +228,31 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
 )
 @click.option("--workers", default=2, show_default=True)
 def demo(bind: str, workdir: Path, orders: int, server: str, workers: int) -> None:
-    """Build the demo legacy database and serve it with the demo mapping."""
-    from wrapper.demo import prepare_demo
+    """Build the demo legacy database and serve it with the demo mapping, with
+    auth: prints credentials for three personas."""
+    from wrapper.demo import prepare_demo, reset_personas
 
-    config_path = prepare_demo(workdir, orders=orders)
+    config_path = prepare_demo(workdir, orders=orders, bind=bind)
     click.echo(
         f"\n  legacy database: {workdir / 'plant.db'}\n  mapping:         {config_path}\n"
-        f"  API:             http://{bind}/v1/jobs?status=running&sort=due_date\n"
-        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n",
+        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n"
+        "                   Authorize there with a client below\n",
         err=True,
     )
-    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=True)
+    for name, client_id, secret, scopes, sees in reset_personas(config_path):
+        click.echo(
+            f"  {name}: {sees}\n    scopes {scopes}\n"
+            f"    client_id {client_id}\n    client_secret {secret}\n",
+            err=True,
+        )
+    click.echo(
+        "  get a token and use it:\n"
+        "    TOKEN=$(curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials \\\n"
+        f"      http://{bind}/oauth/token | python3 -c '{_PRINT_TOKEN}')\n"
+        f'    curl -H "Authorization: Bearer $TOKEN" http://{bind}/v1/jobs?limit=5\n',
+        err=True,
+    )
+    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=False)
 
 
 def _register_auth_commands() -> None:
