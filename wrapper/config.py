@@ -17,11 +17,15 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
             table: JOBSCHED
             schema: null               # PostgreSQL/SQL Server schema, DB2 library
             key: [job_id]              # default: the table's primary key
+            scopes: jobs:read          # or {list: [...], item: [...]}; none: no token reaches it
             fields:
               job_id: JOB_NO           # shorthand: the column, converter inferred
               status: {column: STAT, convert: {enum: {RN: running}}, filter: true, sort: true}
+              work_center: {column: WRK_CTR, rows: {claim: work_center, unless_scope: jobs:all}}
+              cost: {column: COST, scope: jobs:cost}   # hidden without that scope
             relations:
               order: {resource: orders, on: {order_id: order_id}, many: false}
+    auth: {...}                        # see wrapper/auth/config.py
 
 Nothing here reads the environment or the file again after `load_config`.
 """
