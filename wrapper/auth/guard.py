@@ -65,12 +65,14 @@ class Guard:
 def _issuer(config: IssuerConfig) -> Issuer:
     keys: KeyProvider
     if config.jwks_url:
-        keys = CachedKeys(
+        remote = CachedKeys(
             fetch_url(config.jwks_url),
             ttl=config.jwks_cache_seconds,
             min_refetch=config.jwks_min_refetch_seconds,
             name=config.jwks_url,
         )
+        remote.prefetch()  # a failure is logged; the keys are fetched again on demand
+        keys = remote
     elif config.key_file:
         keys = StaticKeys(load_key_file(config.key_file))
     else:

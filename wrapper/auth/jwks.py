@@ -77,6 +77,10 @@ class CachedKeys:
         self._lock = threading.Lock()
         self.fetches = 0
 
+    def prefetch(self) -> None:
+        """Fetch once at start, so a wrong URL shows in the log before the first request."""
+        self._refresh(self._clock(), force=True)
+
     def key(self, kid: str | None, alg: str) -> Key | None:
         now = self._clock()
         if self._keys is None or now - self._fetched_at > self.ttl:
@@ -89,10 +93,11 @@ class CachedKeys:
 
     def _refresh(self, now: float, *, force: bool) -> None:
         with self._lock:
-            if not force and self._keys is not None and now - self._fetched_at <= self.ttl:
+            stale = self._keys is None or now - self._fetched_at > self.ttl
+            if not force and not stale:
                 return  # another thread refreshed meanwhile
-            if now - self._attempted_at < min(self.min_refetch, self.ttl) and self._keys:
-                return
+            if now - self._attempted_at < self.min_refetch:
+                return  # at most one fetch per min_refetch, even while the provider is down
             self._attempted_at = now
             self.fetches += 1
             try:

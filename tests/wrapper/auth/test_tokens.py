@@ -147,3 +147,19 @@ def test_garbage_is_not_a_token(idp: Idp) -> None:
     for junk in ("abc", "a.b.c", f"{b64({'alg': 'RS256'})}.e30.", "...."):
         with pytest.raises(TokenError):
             validator(idp).validate(junk)
+
+
+def test_an_unreachable_jwks_is_not_hammered() -> None:
+    now = [1000.0]
+    keys = CachedKeys(
+        fetch_url("http://127.0.0.1:1/jwks.json", timeout=0.5),
+        min_refetch=30,
+        clock=lambda: now[0],
+    )
+    keys.prefetch()
+    for _ in range(50):
+        assert keys.key("rsa-1", "RS256") is None
+    assert keys.fetches == 1
+    now[0] += 31
+    keys.key("rsa-1", "RS256")
+    assert keys.fetches == 2
