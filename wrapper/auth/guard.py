@@ -22,6 +22,7 @@ from wrapper.auth.signing import ensure_key, public_jwks
 from wrapper.auth.store import StateStore
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.mapping.model import Mapping, Resource
+from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
 
 if TYPE_CHECKING:
@@ -82,17 +83,7 @@ def _issuer(config: IssuerConfig) -> Issuer:
 
 
 def declared_scopes(mapping: Mapping) -> list[str]:
-    scopes: set[str] = set()
-    for version in mapping.versions.values():
-        for res in version.resources.values():
-            for required in res.scopes.values():
-                scopes.update(required)
-            for field in res.fields:
-                if field.scope:
-                    scopes.add(field.scope)
-                if field.rows and field.rows.unless_scope:
-                    scopes.add(field.rows.unless_scope)
-    return sorted(scopes)
+    return sorted({s for v in mapping.versions.values() for s in version_scopes(v)})
 
 
 def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore) -> Authorize:
