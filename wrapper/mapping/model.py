@@ -198,6 +198,8 @@ def _resource(
             filter_ops = frozenset(op for op in fc.filter if op in ops)
         if fc.sort and not conv.sortable:
             problems.append(f"{where}.sort: {conv.kind} values cannot be sorted")
+        if fc.rows and "eq" not in conv.operators:
+            problems.append(f"{where}.rows: {conv.kind} values cannot be compared with a claim")
         fields.append(
             Field(
                 name=fc.name,

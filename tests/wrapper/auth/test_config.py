@@ -84,3 +84,19 @@ def test_secrets_are_not_printed() -> None:
     text = BASE + "        fields: {a: A}\nauth:\n  audience: a\n  state: s.db\n  issuers:\n"
     text += "    - {issuer: x, shared_secret: '" + "k" * 40 + "'}\n"
     assert "k" * 40 not in repr(parse_config(text).auth)
+
+
+def test_a_row_rule_needs_a_comparable_field(demo_url: str) -> None:
+    from wrapper.app import create_app
+
+    text = (
+        f'source: {{url: "{demo_url}"}}\nversions:\n  v1:\n    resources:\n      customers:\n'
+        "        table: CUSTMAST\n        scopes: customers:read\n        fields:\n"
+        "          customer_no: CUST_NO\n"
+        "          note: {column: NOTE_TX, convert: bytes, rows: note}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        create_app(parse_config(text, filename="w.yaml"), no_auth=True)
+    assert "w.yaml:10: versions.v1.resources.customers.fields.note.rows: bytes values" in str(
+        info.value
+    )
