@@ -9,12 +9,13 @@ from flask import Flask, Response, send_from_directory, url_for
 
 from legacy_adapters.base import Schema, Source
 from wrapper.access import EVERYTHING, Access
-from wrapper.config import Config
+from wrapper.auth.store import StateStore
+from wrapper.config import Config, ConfigError
 from wrapper.health import health_blueprint
 from wrapper.mapping.model import Mapping, Resource, build_mapping, mapped_tables
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.reader import Reader
-from wrapper.resources import SWAGGER_UI_ASSETS, json_response, register_version
+from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
 from wrapper.sources import open_source
 
 
@@ -27,14 +28,23 @@ class WrapperState:
     schema: Schema
     mapping: Mapping
     reader: Reader
+    state: StateStore | None = None  # the wrapper's own database (auth)
 
 
-def create_app(config: Config, *, source: Source | None = None) -> Flask:
+def create_app(config: Config, *, source: Source | None = None, no_auth: bool = False) -> Flask:
     """Reflect the mapped tables once, check the mapping, and build the app.
 
-    Raises `ConfigError` (every problem with its location) when the mapping does
-    not fit the legacy schema, and `SourceError` when the source is unreachable.
+    Every request to a resource is authenticated and authorized per the config's
+    `auth:` section; `no_auth=True` (the CLI's loopback-only `--no-auth`) serves
+    every row to everyone instead. Raises `ConfigError` (every problem with its
+    location) when the mapping does not fit the legacy schema or there is no
+    `auth:` section without `no_auth`, and `SourceError` when the source is
+    unreachable.
     """
+    if config.auth is None and not no_auth:
+        raise ConfigError(
+            [f"{config.filename}: no `auth:` section; configure authentication or use --no-auth"]
+        )
     source = source or open_source(config.source)
     schema = source.reflect(tables=sorted(mapped_tables(config), key=str))
     mapping = build_mapping(config, schema)
@@ -42,16 +52,24 @@ def create_app(config: Config, *, source: Source | None = None) -> Flask:
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["legacy_wrapper"] = WrapperState(config, source, schema, mapping, reader)
+    state = None
+    authorize: Authorize = allow_everything
+    if config.auth is not None and not no_auth:
+        from wrapper.auth.guard import setup_auth
+
+        state = StateStore(config.auth.state)
+        authorize = setup_auth(app, config.auth, mapping, state)
+    app.extensions["legacy_wrapper"] = WrapperState(config, source, schema, mapping, reader, state)
     for version in mapping.versions.values():
-        register_version(app, version, reader, config.paging, allow_everything)
+        header = config.auth.api_key_header if config.auth else "X-API-Key"
+        register_version(app, version, reader, config.paging, authorize, header)
     app.register_blueprint(health_blueprint(source))
     _register_site(app, mapping)
     register_problem_handlers(app)
     return app
 
 
-def allow_everything(_resource: Resource) -> Access:
+def allow_everything(_resource: Resource, _operation: str) -> Access:
     """Authorization while serving with --no-auth (loopback only)."""
     return EVERYTHING
 

@@ -27,18 +27,32 @@ def _open(url: str):  # type: ignore[no-untyped-def]
     return open_source(SourceConfig(url=url))
 
 
-def _check_config(config_path: Path) -> None:
-    """Load, reflect and validate once before serving: never start half-configured."""
+def _check_config(config_path: Path, no_auth: bool) -> None:
+    """Load, reflect and validate once before serving: never start half-configured.
+    This also generates the built-in server's first signing key before workers fork."""
     from wrapper.app import create_app
     from wrapper.config import ConfigError, load_config
 
     try:
-        app = create_app(load_config(config_path))
+        app = create_app(load_config(config_path), no_auth=no_auth)
     except ConfigError as err:
         _fail("the configuration has problems:\n" + "\n".join(f"  {p}" for p in err.problems))
     except SourceError as err:
         _fail(f"cannot read the legacy source: {err}")
-    app.extensions["legacy_wrapper"].source.close()
+    state = app.extensions["legacy_wrapper"]
+    state.source.close()
+    if state.state is not None:
+        state.state.close()
+
+
+def _has_auth_section(config_path: Path) -> bool:
+    from wrapper.yaml_source import load_yaml
+
+    try:
+        raw = load_yaml(config_path.read_text(encoding="utf-8"))
+    except Exception:
+        return False
+    return isinstance(raw, dict) and raw.get("auth") is not None
 
 
 @click.group()
@@ -132,20 +146,24 @@ def _serve(
         host, _ = parse_bind(bind)
     except ValueError as err:
         _fail(str(err))
-    if not no_auth:
-        _fail("authentication is not configured yet: serve with --no-auth (loopback only)")
-    if not is_loopback(host):
-        _fail(f"--no-auth is refused on {host}: bind to 127.0.0.1 or configure authentication")
-    log.warning(
-        "*** SERVING WITHOUT AUTHENTICATION on %s: every client can read every row ***", bind
-    )
-    _check_config(config_path)
+    if no_auth:
+        if not is_loopback(host):
+            _fail(f"--no-auth is refused on {host}: bind to 127.0.0.1 or configure authentication")
+        log.warning(
+            "*** SERVING WITHOUT AUTHENTICATION on %s: every client can read every row ***", bind
+        )
+    elif not _has_auth_section(config_path):
+        _fail(
+            "authentication is not configured: add an `auth:` section to the configuration "
+            "(see README) or serve with --no-auth (loopback only)"
+        )
+    _check_config(config_path, no_auth)
     if dev:
-        run_dev(config_path, bind)
+        run_dev(config_path, bind, no_auth)
     elif server == "granian":
-        run_granian(config_path, bind, workers, threads)
+        run_granian(config_path, bind, workers, threads, no_auth)
     else:
-        run_gunicorn(config_path, bind, workers, threads)
+        run_gunicorn(config_path, bind, workers, threads, no_auth)
 
 
 @main.command()
@@ -171,7 +189,7 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
         path = prepare_demo(Path(tmp), orders=50) if demo else config_path
         assert path is not None
         try:
-            app = create_app(load_config(path))
+            app = create_app(load_config(path), no_auth=True)  # the documents need no keys
         except ConfigError as err:
             _fail("\n".join(err.problems))
         documents = {}
@@ -196,6 +214,9 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
     click.echo(f"wrote {', '.join(sorted(documents))} to {out}", err=True)
 
 
+_PRINT_TOKEN = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+
+
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True)
 @click.option(
@@ -207,14 +228,38 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
 )
 @click.option("--workers", default=2, show_default=True)
 def demo(bind: str, workdir: Path, orders: int, server: str, workers: int) -> None:
-    """Build the demo legacy database and serve it with the demo mapping."""
-    from wrapper.demo import prepare_demo
+    """Build the demo legacy database and serve it with the demo mapping, with
+    auth: prints credentials for three personas."""
+    from wrapper.demo import prepare_demo, reset_personas
 
-    config_path = prepare_demo(workdir, orders=orders)
+    config_path = prepare_demo(workdir, orders=orders, bind=bind)
     click.echo(
         f"\n  legacy database: {workdir / 'plant.db'}\n  mapping:         {config_path}\n"
-        f"  API:             http://{bind}/v1/jobs?status=running&sort=due_date\n"
-        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n",
+        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n"
+        "                   Authorize there with a client below\n",
         err=True,
     )
-    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=True)
+    for name, client_id, secret, scopes, sees in reset_personas(config_path):
+        click.echo(
+            f"  {name}: {sees}\n    scopes {scopes}\n"
+            f"    client_id {client_id}\n    client_secret {secret}\n",
+            err=True,
+        )
+    click.echo(
+        "  get a token and use it:\n"
+        "    TOKEN=$(curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials \\\n"
+        f"      http://{bind}/oauth/token | python3 -c '{_PRINT_TOKEN}')\n"
+        f'    curl -H "Authorization: Bearer $TOKEN" http://{bind}/v1/jobs?limit=5\n',
+        err=True,
+    )
+    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=False)
+
+
+def _register_auth_commands() -> None:
+    from wrapper.auth.commands import clients, keys, signing_keys
+
+    for group in (clients, keys, signing_keys):
+        main.add_command(group)
+
+
+_register_auth_commands()

@@ -17,11 +17,15 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
             table: JOBSCHED
             schema: null               # PostgreSQL/SQL Server schema, DB2 library
             key: [job_id]              # default: the table's primary key
+            scopes: jobs:read          # or {list: [...], item: [...]}; none: no token reaches it
             fields:
               job_id: JOB_NO           # shorthand: the column, converter inferred
               status: {column: STAT, convert: {enum: {RN: running}}, filter: true, sort: true}
+              work_center: {column: WRK_CTR, rows: {claim: work_center, unless_scope: jobs:all}}
+              cost: {column: COST, scope: jobs:cost}   # hidden without that scope
             relations:
               order: {resource: orders, on: {order_id: order_id}, many: false}
+    auth: {...}                        # see wrapper/auth/config.py
 
 Nothing here reads the environment or the file again after `load_config`.
 """
@@ -30,15 +34,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from wrapper.auth.config import AuthConfig, parse_auth
 from wrapper.yaml_source import Located, Problems, load_yaml
 
 CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
+OPERATIONS = ("list", "item")
+SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "startswith", "isnull")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^v[0-9]+$")
@@ -76,6 +83,16 @@ class FieldConfig:
     sort: bool
     description: str | None
     line: int
+    scope: str | None = None  # extra scope a caller needs to see this field
+    rows: RowRuleConfig | None = None  # rows visible only where field == a token claim
+
+
+@dataclass(frozen=True)
+class RowRuleConfig:
+    """`rows: {claim: customer_no, unless_scope: orders:all}` on a field."""
+
+    claim: str
+    unless_scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,7 @@ class ResourceConfig:
     relations: tuple[RelationConfig, ...]
     description: str | None
     line: int
+    scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # operation -> scopes
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,7 @@ class Config:
     versions: tuple[VersionConfig, ...]
     filename: str = "<config>"
     base_dir: Path = Path(".")
+    auth: AuthConfig | None = None  # None: only serveable with the explicit no-auth mode
 
 
 def load_config(path: str | Path) -> Config:
@@ -136,14 +155,15 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path
     problems = Problems(filename)
     if not isinstance(raw, Located):
         raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
-    _unknown_keys(raw, {"source", "paging", "versions"}, "", problems)
+    _unknown_keys(raw, {"source", "paging", "versions", "auth"}, "", problems)
     source = _source(raw, problems)
     paging = _paging(raw, problems)
     versions = _versions(raw, problems)
+    auth = parse_auth(raw, base_dir, problems) if "auth" in raw else None
     if problems:
         raise ConfigError(problems.items)
     assert source is not None
-    return Config(source, paging, versions, filename=filename, base_dir=base_dir)
+    return Config(source, paging, versions, filename=filename, base_dir=base_dir, auth=auth)
 
 
 # ---------------------------------------------------------------------------- sections
@@ -252,7 +272,10 @@ def _resource(
         problems.at(parent, name, path, "must be a mapping with `table` and `fields`")
         return None
     _unknown_keys(
-        body, {"table", "schema", "key", "fields", "relations", "description"}, path, problems
+        body,
+        {"table", "schema", "key", "fields", "relations", "description", "scopes"},
+        path,
+        problems,
     )
     table = body.get("table")
     if not isinstance(table, str) or not table:
@@ -296,7 +319,60 @@ def _resource(
         relations=tuple(relations),
         description=body.get("description"),
         line=parent.line_of(name),
+        scopes=_scopes(body, path, problems),
     )
+
+
+def _scope_list(value: Any) -> tuple[str, ...] | None:
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(s, str) and SCOPE.match(s) for s in items):
+        return None
+    return tuple(items)
+
+
+def _scopes(body: Located, path: str, problems: Problems) -> dict[str, tuple[str, ...]]:
+    """`scopes: orders:read` (every operation) or `{list: [...], item: [...]}`.
+
+    No scopes: no token reaches the resource (default deny)."""
+    node = body.get("scopes")
+    if node is None:
+        return {}
+    if isinstance(node, Mapping):
+        _unknown_keys(node, set(OPERATIONS), f"{path}.scopes", problems)
+        result = {}
+        for op, value in node.items():
+            scopes = _scope_list(value)
+            if scopes is None:
+                problems.at(node, op, f"{path}.scopes.{op}", "a scope or a list of scopes")
+            elif op in OPERATIONS:
+                result[op] = scopes
+        return result
+    scopes = _scope_list(node)
+    if scopes is None:
+        problems.at(body, "scopes", f"{path}.scopes", "a scope, a list, or {list:, item:}")
+        return {}
+    return dict.fromkeys(OPERATIONS, scopes)
+
+
+def _row_rule(body: Located, path: str, problems: Problems) -> RowRuleConfig | None:
+    node = body.get("rows")
+    if node is None:
+        return None
+    if isinstance(node, str):
+        node = {"claim": node}
+    if not isinstance(node, Mapping):
+        problems.at(body, "rows", f"{path}.rows", "a claim name or {claim:, unless_scope:}")
+        return None
+    if isinstance(node, Located):
+        _unknown_keys(node, {"claim", "unless_scope"}, f"{path}.rows", problems)
+    claim, unless = node.get("claim"), node.get("unless_scope")
+    if not isinstance(claim, str) or not claim:
+        problems.at(body, "rows", f"{path}.rows.claim", "the token claim rows must match")
+        return None
+    if unless is not None and not (isinstance(unless, str) and SCOPE.match(unless)):
+        problems.at(body, "rows", f"{path}.rows.unless_scope", "must be one scope")
+        unless = None
+    return RowRuleConfig(claim, unless)
 
 
 def _field(
@@ -317,7 +393,12 @@ def _field(
     if not isinstance(body, Located):
         problems.add(line, path, "must be a column name or a mapping with `column`")
         return None
-    _unknown_keys(body, {"column", "convert", "filter", "sort", "description"}, path, problems)
+    _unknown_keys(
+        body,
+        {"column", "convert", "filter", "sort", "description", "scope", "rows"},
+        path,
+        problems,
+    )
     column = body.get("column")
     if not isinstance(column, str) or not column:
         problems.at(body, "column", f"{path}.column", "the legacy column name is required")
@@ -337,7 +418,21 @@ def _field(
     if not isinstance(sort, bool):
         problems.at(body, "sort", f"{path}.sort", "must be true or false")
         sort = False
-    return FieldConfig(name, column, body.get("convert"), filt, sort, body.get("description"), line)
+    scope = body.get("scope")
+    if scope is not None and not (isinstance(scope, str) and SCOPE.match(scope)):
+        problems.at(body, "scope", f"{path}.scope", "must be one scope, e.g. orders:pricing")
+        scope = None
+    return FieldConfig(
+        name,
+        column,
+        body.get("convert"),
+        filt,
+        sort,
+        body.get("description"),
+        line,
+        scope=scope,
+        rows=_row_rule(body, path, problems),
+    )
 
 
 def _relation(

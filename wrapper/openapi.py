@@ -183,3 +183,63 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status"],
 }
+
+
+# ---------------------------------------------------------------------------- security
+
+SECURITY_SCHEMES = ("oauth2", "bearerAuth", "apiKey")
+
+
+def version_scopes(version: VersionMapping) -> dict[str, str]:
+    """Every scope the version's mapping declares, with what it grants."""
+    scopes: dict[str, list[str]] = {}
+    for res in version.resources.values():
+        for operation, required in res.scopes.items():
+            if operation == "item" and not res.key:
+                continue  # list-only resource
+            for scope in required:
+                scopes.setdefault(scope, []).append(f"{operation} {res.name}")
+        for f in res.fields:
+            if f.scope:
+                scopes.setdefault(f.scope, []).append(f"see {res.name}.{f.name}")
+            if f.rows and f.rows.unless_scope:
+                scopes.setdefault(f.rows.unless_scope, []).append(
+                    f"every {res.name} row, whatever the {f.rows.claim} claim"
+                )
+    return {s: "; ".join(dict.fromkeys(grants)) for s, grants in sorted(scopes.items())}
+
+
+def security_schemes(version: VersionMapping, api_key_header: str) -> dict[str, dict[str, Any]]:
+    return {
+        "oauth2": {
+            "type": "oauth2",
+            "description": "Client credentials from the built-in authorization server.",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": "/oauth/token",
+                    "scopes": version_scopes(version),
+                }
+            },
+        },
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A JWT access token from the built-in server or a trusted issuer.",
+        },
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": api_key_header,
+            "description": "An API key from `legacy-wrapper keys add` (server to server).",
+        },
+    }
+
+
+def operation_security(resource: Resource, operation: str) -> dict[str, Any]:
+    """`security` for one operation: every scheme needs the operation's scopes."""
+    scopes = list(resource.scopes.get(operation, ()))
+    doc: dict[str, Any] = {"security": [{name: scopes} for name in SECURITY_SCHEMES]}
+    if not scopes:
+        doc["description"] = "No scope is declared for this operation: no caller may use it."
+    return doc

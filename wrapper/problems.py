@@ -64,6 +64,43 @@ class ResourceNotFound(Problem):
     title = "Not found"
 
 
+class Unauthorized(Problem):
+    """Missing or invalid credentials (RFC 6750 section 3): 401 with a Bearer challenge."""
+
+    status = 401
+    slug = "unauthorized"
+    title = "Authentication required"
+
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        challenge = 'Bearer realm="legacy-wrapper"'
+        if error:
+            challenge += f', error="{error}", error_description="{_quoted(detail)}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class InsufficientScope(Problem):
+    """Valid credentials without the scope an operation needs (RFC 6750 section 3.1)."""
+
+    status = 403
+    slug = "insufficient-scope"
+    title = "Insufficient scope"
+
+    def __init__(self, detail: str, scopes: tuple[str, ...]) -> None:
+        scope = " ".join(scopes)
+        challenge = f'Bearer realm="legacy-wrapper", error="insufficient_scope", scope="{scope}"'
+        super().__init__(
+            detail, headers={"WWW-Authenticate": challenge}, required_scope=scope or None
+        )
+
+
+class Forbidden(Problem):
+    """Valid credentials that lack what a row rule needs (a claim)."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
 class SourceUnavailableProblem(Problem):
     status = 503
     slug = "legacy-unavailable"
@@ -72,9 +109,22 @@ class SourceUnavailableProblem(Problem):
 
 PROBLEM_TYPES: dict[str, str] = {
     cls.slug: cls.title
-    for cls in (Problem, InvalidParameter, ResourceNotFound, SourceUnavailableProblem)
+    for cls in (
+        Problem,
+        InvalidParameter,
+        ResourceNotFound,
+        Unauthorized,
+        InsufficientScope,
+        Forbidden,
+        SourceUnavailableProblem,
+    )
 }
 PROBLEM_TYPES["unsupported-query"] = "Query not supported by the legacy source"
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string value for a challenge: no quotes, backslashes or control characters."""
+    return "".join(c for c in text if c >= " " and c not in '"\\')
 
 
 def problem_response(

@@ -25,7 +25,9 @@ from wrapper.openapi import (
     build_schemas,
     item_parameters,
     list_parameters,
+    operation_security,
     page_schema,
+    security_schemes,
 )
 from wrapper.problems import PROBLEM_JSON
 from wrapper.query import parse_item_args, parse_query
@@ -59,11 +61,16 @@ class VersionApi(Api):
     DEFAULT_ERROR_RESPONSE_NAME = None  # every operation lists its own problem responses
 
 
-Authorize = Callable[[Resource], Access]
+Authorize = Callable[[Resource, str], Access]  # (resource, "list" | "item") -> Access
 
 
 def register_version(
-    app: Flask, version: VersionMapping, reader: Reader, paging: PagingConfig, authorize: Authorize
+    app: Flask,
+    version: VersionMapping,
+    reader: Reader,
+    paging: PagingConfig,
+    authorize: Authorize,
+    api_key_header: str = "X-API-Key",
 ) -> Api:
     prefix = version.name.upper()
     app.config.update(
@@ -83,6 +90,8 @@ def register_version(
     api = VersionApi(config_prefix=prefix, spec_kwargs=spec_kwargs)
     api.init_app(app)
     api.spec.components.schema("Problem", PROBLEM_SCHEMA)
+    for name, scheme in security_schemes(version, api_key_header).items():
+        api.spec.components.security_scheme(name, scheme)
     schemas = build_schemas(version)
     for resource in version.resources.values():
         blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize)
@@ -114,11 +123,12 @@ def _blueprint(
         summary=f"List {resource.name}",
         operationId=f"{resource.version}_list_{resource.name}",
         parameters=list_parameters(resource, paging),
+        **operation_security(resource, "list"),
     )
     @blp.response(200, page_schema(resource, item_schema))
-    @_problems(blp, 400, 503)
+    @_problems(blp, 400, 401, 403, 503)
     def list_view() -> Response:
-        access = authorize(resource)
+        access = authorize(resource, "list")
         view = access.view(resource)
         query = parse_query(request.args, view, paging)
         page = reader.list(view, query, access)
@@ -136,11 +146,12 @@ def _blueprint(
             summary=f"Get one {resource.name} item by key",
             operationId=f"{resource.version}_get_{resource.name}",
             parameters=item_parameters(resource),
+            **operation_security(resource, "item"),
         )
         @blp.response(200, item_schema)
-        @_problems(blp, 400, 404, 503)
+        @_problems(blp, 400, 401, 403, 404, 503)
         def item_view(key: str) -> Response:
-            access = authorize(resource)
+            access = authorize(resource, "item")
             view = access.view(resource)
             fields, expand = parse_item_args(request.args, view)
             return json_response(reader.item(view, key, fields, expand, access))

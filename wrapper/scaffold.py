@@ -1,6 +1,7 @@
 """`legacy-wrapper init`: a starting mapping file written from reflection.
 
-Every table and view becomes a read-only resource with snake_case field names,
+Every table and view becomes a read-only resource, readable with the scope
+`<resource>:read`, with snake_case field names,
 the converters reflection suggests, and filtering and sorting allowed on the
 columns an index can serve. Names that would collide with a query control
 parameter (`limit`, `sort`, ...) get a trailing underscore.
@@ -38,7 +39,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _resource(table: TableInfo) -> dict[str, Any]:
+def _resource(table: TableInfo, name: str) -> dict[str, Any]:
     indexed = table.leading_index_columns()
     fields: dict[str, Any] = {}
     taken: set[str] = set()
@@ -55,6 +56,7 @@ def _resource(table: TableInfo) -> dict[str, Any]:
     kind = "view" if table.kind == "view" else "table"
     keyless = "" if table.primary_key else "; no primary key: list only until `key` is declared"
     body["description"] = f"Legacy {kind} {table.ref}{keyless}."
+    body["scopes"] = f"{name}:read"  # without scopes no token could read it
     body["fields"] = fields
     return body
 
@@ -66,7 +68,8 @@ def scaffold(schema: Schema, url: str) -> str:
         base = snake_case(table.ref.name)
         if base in taken and table.ref.schema:
             base = snake_case(f"{table.ref.schema}_{table.ref.name}")
-        resources[_unique(base, taken)] = _resource(table)
+        name = _unique(base, taken)
+        resources[name] = _resource(table, name)
     document = {
         "source": {"url": url, "read_only": True, "pool_size": 5, "statement_timeout": 10},
         "paging": {"default_limit": 50, "max_limit": 1000},

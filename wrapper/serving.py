@@ -32,7 +32,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def run_gunicorn(config_path: Path, bind: str, workers: int, threads: int) -> None:
+def run_gunicorn(
+    config_path: Path, bind: str, workers: int, threads: int, no_auth: bool = False
+) -> None:
     from gunicorn.app.base import BaseApplication
 
     from wrapper.app import create_app
@@ -53,17 +55,20 @@ def run_gunicorn(config_path: Path, bind: str, workers: int, threads: int) -> No
                 self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
-            return create_app(load_config(config_path))
+            return create_app(load_config(config_path), no_auth=no_auth)
 
     _Server().run()
 
 
-def run_granian(config_path: Path, bind: str, workers: int, threads: int) -> None:
+def run_granian(
+    config_path: Path, bind: str, workers: int, threads: int, no_auth: bool = False
+) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
     host, port = parse_bind(bind)
     os.environ["LEGACY_WRAPPER_CONFIG"] = str(config_path.resolve())
+    os.environ["LEGACY_WRAPPER_NO_AUTH"] = "1" if no_auth else ""
     Granian(
         "wrapper.wsgi:app",
         address=host,
@@ -75,9 +80,10 @@ def run_granian(config_path: Path, bind: str, workers: int, threads: int) -> Non
     ).serve()
 
 
-def run_dev(config_path: Path, bind: str) -> None:
+def run_dev(config_path: Path, bind: str, no_auth: bool = False) -> None:
     from wrapper.app import create_app
     from wrapper.config import load_config
 
     host, port = parse_bind(bind)
-    create_app(load_config(config_path)).run(host=host, port=port, threaded=True)
+    app = create_app(load_config(config_path), no_auth=no_auth)
+    app.run(host=host, port=port, threaded=True)

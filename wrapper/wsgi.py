@@ -1,7 +1,7 @@
 """WSGI entry point for gunicorn and granian: `wrapper.wsgi:app`.
 
 The configuration path comes from LEGACY_WRAPPER_CONFIG, read once when a
-worker imports this module.
+worker imports this module; LEGACY_WRAPPER_NO_AUTH=1 is the CLI's `--no-auth`.
 """
 
 from __future__ import annotations
@@ -11,4 +11,7 @@ import os
 from wrapper.app import create_app
 from wrapper.config import load_config
 
-app = create_app(load_config(os.environ["LEGACY_WRAPPER_CONFIG"]))
+app = create_app(
+    load_config(os.environ["LEGACY_WRAPPER_CONFIG"]),
+    no_auth=os.environ.get("LEGACY_WRAPPER_NO_AUTH") == "1",
+)

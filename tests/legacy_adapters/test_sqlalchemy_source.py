@@ -57,7 +57,7 @@ def test_init_mapping_serves_every_awkward_table(
     demo_url: str, source: SQLAlchemySource, legacy: sa.Engine
 ) -> None:
     text = scaffold(source.reflect(), demo_url)
-    app = create_app(parse_config(text, filename="init.yaml"))
+    app = create_app(parse_config(text, filename="init.yaml"), no_auth=True)
     client = app.test_client()
     try:
         resources = app.extensions["legacy_wrapper"].mapping.versions["v1"].resources
@@ -120,7 +120,7 @@ def test_schemas_and_libraries(backend: str, demo_url: str) -> None:
         assert {t.ref.schema for t in schema.tables} == {schema_name}
         text = scaffold(schema, demo_url)
         assert f"schema: {schema_name}" in text
-        app = create_app(parse_config(text))
+        app = create_app(parse_config(text), no_auth=True)
         assert app.test_client().get("/v1/trikey/P1,L1,1").get_json()["qty"] == 10
         app.extensions["legacy_wrapper"].source.close()
     finally:
@@ -194,7 +194,8 @@ def test_unreachable_database_answers_503(backend: str, tmp_path: Path) -> None:
             parse_config(
                 f'source: {{url: "{url}", pool_timeout: 1}}\nversions:\n  v1:\n    resources:\n'
                 "      trikey: {table: TRIKEY, fields: {plant: PLANT, line: LINE, seq: SEQ}}\n"
-            )
+            ),
+            no_auth=True,
         )
         client = app.test_client()
         assert client.get("/v1/trikey").status_code == 200

@@ -46,6 +46,7 @@ def test_init_writes_a_mapping_that_renames_control_names(demo_url: str, tmp_pat
     assert "limit_:" in text and "sort_:" in text and "cursor_:" in text
     assert "work_centre_notes:" in text and "table: Work Centre Notes" in text
     assert "list only until `key` is declared" in text
+    assert "scopes: ordline:read" in text  # default deny: each resource gets a read scope
 
 
 def test_inspect_of_an_unreachable_source_fails_cleanly() -> None:

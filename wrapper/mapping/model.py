@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from legacy_adapters.base import Schema, TableInfo, TableRef
-from wrapper.config import Config, ConfigError, ResourceConfig, VersionConfig
+from wrapper.config import Config, ConfigError, ResourceConfig, RowRuleConfig, VersionConfig
 from wrapper.mapping.converters import Converter, MappingSpecError, build_converter
 
 
@@ -26,6 +26,8 @@ class Field:
     sortable: bool
     nullable: bool
     description: str | None = None
+    scope: str | None = None  # extra scope a caller needs to see the field
+    rows: RowRuleConfig | None = None  # rows visible only where this field == a claim
 
 
 @dataclass(frozen=True)
@@ -48,20 +50,24 @@ class Resource:
     unique_tiebreak: bool  # False: exact duplicate rows are possible
     relations: tuple[Relation, ...] = ()
     description: str | None = None
+    scopes: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # op -> scopes
     by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_name.update({f.name: f for f in self.fields})
 
     def without(self, hidden: frozenset[str]) -> Resource:
-        """A copy without the `hidden` fields (and relations that need them), cached."""
+        """A copy without the `hidden` fields and relations (and relations that need
+        hidden fields), cached."""
         views = self._views
         view = views.get(hidden)
         if view is None:
             view = replace(
                 self,
                 fields=tuple(f for f in self.fields if f.name not in hidden),
-                relations=tuple(r for r in self.relations if not set(r.local) & hidden),
+                relations=tuple(
+                    r for r in self.relations if r.name not in hidden and not set(r.local) & hidden
+                ),
                 by_name={},
             )
             views[hidden] = view
@@ -147,17 +153,7 @@ def _version(
             for relc in rc.relations
             if (rel := _relation(config, version.name, res, relc, resources, problems))
         )
-        resources[res.name] = Resource(
-            name=res.name,
-            version=res.version,
-            table=res.table,
-            fields=res.fields,
-            key=res.key,
-            tiebreak=res.tiebreak,
-            unique_tiebreak=res.unique_tiebreak,
-            relations=relations,
-            description=res.description,
-        )
+        resources[res.name] = replace(res, relations=relations, by_name={})
     return VersionMapping(version.name, version.title, version.description, resources)
 
 
@@ -202,6 +198,8 @@ def _resource(
             filter_ops = frozenset(op for op in fc.filter if op in ops)
         if fc.sort and not conv.sortable:
             problems.append(f"{where}.sort: {conv.kind} values cannot be sorted")
+        if fc.rows and "eq" not in conv.operators:
+            problems.append(f"{where}.rows: {conv.kind} values cannot be compared with a claim")
         fields.append(
             Field(
                 name=fc.name,
@@ -211,6 +209,8 @@ def _resource(
                 sortable=fc.sort and conv.sortable,
                 nullable=column.nullable or bool(conv.null_values),
                 description=fc.description,
+                scope=fc.scope,
+                rows=fc.rows,
             )
         )
     by_column = {f.column: f.name for f in fields}
@@ -224,6 +224,7 @@ def _resource(
         tiebreak=tiebreak,
         unique_tiebreak=unique,
         description=rc.description,
+        scopes=dict(rc.scopes),
     )
 
 

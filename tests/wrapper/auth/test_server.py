@@ -1,0 +1,95 @@
+"""The built-in authorization server: client credentials, lifetime, JWKS, metadata, rotation."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from wrapper.auth.signing import rotate
+
+from .conftest import AUDIENCE, ISSUER, Tokens
+
+
+def _token(app: Flask, client_id: str, secret: str, **form: str) -> tuple[int, dict]:
+    response = app.test_client().post(
+        "/oauth/token", data={"grant_type": "client_credentials", **form}, auth=(client_id, secret)
+    )
+    return response.status_code, response.get_json()
+
+
+def test_client_credentials_token(auth_app: Flask, tokens: Tokens) -> None:
+    client_id, secret = tokens.client("jobs:read", work_center="WC03")
+    status, body = _token(auth_app, client_id, secret)
+    assert status == 200 and body["token_type"] == "Bearer"
+    assert body["expires_in"] == 600 and body["scope"] == "jobs:read"
+    jwks = auth_app.test_client().get("/.well-known/jwks.json").get_json()
+    assert all("d" not in k for k in jwks["keys"])  # public parts only
+    token = jwt.decode(body["access_token"], KeySet.import_key_set(jwks))
+    assert token.header["typ"] == "at+jwt" and token.header["alg"] == "RS256"
+    claims = token.claims
+    assert claims["iss"] == ISSUER and claims["aud"] == AUDIENCE and claims["sub"] == client_id
+    assert claims["work_center"] == "WC03"
+    assert 590 <= claims["exp"] - time.time() <= 600
+
+
+def test_client_secret_post_and_narrower_scope(auth_app: Flask, tokens: Tokens) -> None:
+    client_id, secret = tokens.client("jobs:read orders:read")
+    response = auth_app.test_client().post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": "jobs:read codes:read",
+        },
+    )
+    assert response.status_code == 200
+    assert response.get_json()["scope"] == "jobs:read"  # never more than the client has
+
+
+def test_wrong_secret_unknown_client_and_other_grants(auth_app: Flask, tokens: Tokens) -> None:
+    client_id, _ = tokens.client("jobs:read")
+    status, body = _token(auth_app, client_id, "wrong")
+    assert status == 401 and body["error"] == "invalid_client"
+    status, body = _token(auth_app, "nobody", "x")
+    assert status == 401
+    response = auth_app.test_client().post(
+        "/oauth/token", data={"grant_type": "password", "username": "a", "password": "b"}
+    )
+    assert response.status_code == 400
+
+
+def test_secrets_are_stored_hashed(auth_app: Flask, tokens: Tokens) -> None:
+    client_id, secret = tokens.client("codes:read")
+    record = auth_app.extensions["legacy_wrapper"].state.client(client_id)
+    assert secret not in record.secret_sha256 and len(record.secret_sha256) == 64
+
+
+def test_metadata(auth_app: Flask) -> None:
+    meta = auth_app.test_client().get("/.well-known/oauth-authorization-server").get_json()
+    assert meta["issuer"] == ISSUER
+    assert meta["token_endpoint"] == f"{ISSUER}/oauth/token"
+    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert "orders:pricing" in meta["scopes_supported"]
+
+
+def test_rotation_keeps_unexpired_tokens_valid(auth_app: Flask, tokens: Tokens) -> None:
+    client = auth_app.test_client()
+    old = tokens("codes:read")
+    state = auth_app.extensions["legacy_wrapper"]
+    kid = rotate(state.state, state.config.auth)
+    kids = {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
+    assert kid in kids and len(kids) >= 2
+    assert client.get("/v1/codes?limit=1", headers=old).status_code == 200
+    # a new token signed with the new key is accepted once this worker signs with it
+    guard = auth_app.extensions["legacy_wrapper_auth"]
+    guard.tokens.issuers[ISSUER].keys.min_refetch = 0  # no wait for the refetch rate limit
+    new_key = KeySet.import_key_set({"keys": [state.state.signing_keys()[0].private_jwk]})
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 60, "scope": "codes:read"}
+    token = jwt.encode({"alg": "RS256", "kid": kid}, claims, new_key)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/codes?limit=1", headers=headers).status_code == 200

@@ -1,0 +1,248 @@
+"""The `auth:` section of the configuration file, validated once into frozen objects.
+
+Shape::
+
+    auth:
+      audience: plant-api            # the `aud` every token must carry
+      state: auth.db                 # the wrapper's own database: a SQLite path next to
+                                     # the config file, or a SQLAlchemy URL
+      clock_skew: 30                 # seconds of leeway on exp and nbf
+      server:                        # the built-in OAuth 2.0 authorization server
+        issuer: http://127.0.0.1:8080
+        token_lifetime: 900          # seconds
+        algorithm: RS256             # or ES256
+      issuers:                       # external identity providers (optional)
+        - issuer: https://idp.example.com/
+          jwks_url: https://idp.example.com/.well-known/jwks.json
+          algorithms: [RS256]
+        - {issuer: partner, key_file: partner.pem, algorithms: [ES256]}
+        - {issuer: legacy-sso, shared_secret: '...32 characters or more...', algorithms: [HS256]}
+      api_key_header: X-API-Key
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wrapper.yaml_source import Located, Problems
+
+ASYMMETRIC = ("RS256", "ES256")
+ALGORITHMS = (*ASYMMETRIC, "HS256")
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """An external token issuer the wrapper trusts, and where its keys come from."""
+
+    issuer: str
+    algorithms: tuple[str, ...]
+    jwks_url: str | None = None
+    key_file: Path | None = None
+    shared_secret: str | None = None
+    jwks_cache_seconds: float = 300.0
+    jwks_min_refetch_seconds: float = 30.0
+
+    def __repr__(self) -> str:  # never print the shared secret
+        return f"IssuerConfig(issuer={self.issuer!r}, algorithms={self.algorithms!r})"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The built-in authorization server (client credentials grant)."""
+
+    issuer: str
+    token_lifetime: int = 900
+    algorithm: str = "RS256"
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    audience: str
+    state: str  # SQLAlchemy URL
+    clock_skew: int = 30
+    server: ServerConfig | None = None
+    issuers: tuple[IssuerConfig, ...] = ()
+    api_key_header: str = "X-API-Key"
+    token_cache_size: int = 10_000
+    api_key_cache_seconds: float = 10.0
+
+
+def state_url(value: str, base_dir: Path) -> str:
+    """A plain path is a SQLite file relative to the configuration file."""
+    if "://" in value:
+        return value
+    path = Path(value)
+    if not path.is_absolute():
+        path = (base_dir / path).resolve()
+    return f"sqlite:///{path}"
+
+
+def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig | None:
+    node = raw.get("auth")
+    if not isinstance(node, Located):
+        problems.at(raw, "auth", "auth", "must be a mapping with `audience` and `state`")
+        return None
+    _unknown(
+        node,
+        {
+            "audience",
+            "state",
+            "clock_skew",
+            "server",
+            "issuers",
+            "api_key_header",
+            "token_cache_size",
+            "api_key_cache_seconds",
+        },
+        "auth",
+        problems,
+    )
+    audience = _string(node, "audience", "auth", problems, required=True)
+    state = _string(node, "state", "auth", problems, required=True)
+    values: dict[str, Any] = {}
+    for key, kind in (
+        ("clock_skew", int),
+        ("token_cache_size", int),
+        ("api_key_cache_seconds", (int, float)),
+    ):
+        if key in node:
+            value = node[key]
+            if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
+                problems.at(node, key, f"auth.{key}", "must be a number >= 0")
+            else:
+                values[key] = value
+    if "api_key_header" in node:
+        values["api_key_header"] = _string(node, "api_key_header", "auth", problems) or "X-API-Key"
+    server = _server(node, problems) if "server" in node else None
+    issuers = _issuers(node, base_dir, problems)
+    if not audience or not state:
+        return None
+    return AuthConfig(
+        audience=audience,
+        state=state_url(state, base_dir),
+        server=server,
+        issuers=issuers,
+        **values,
+    )
+
+
+def _unknown(node: Located, allowed: set[str], path: str, problems: Problems) -> None:
+    for key in node:
+        if key not in allowed:
+            problems.at(
+                node, str(key), f"{path}.{key}", f"unknown key; expected one of {sorted(allowed)}"
+            )
+
+
+def _string(
+    node: Located, key: str, path: str, problems: Problems, *, required: bool = False
+) -> str | None:
+    value = node.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        problems.at(node, key, f"{path}.{key}", "a non-empty string is required")
+        return None
+    return value
+
+
+def _algorithms(
+    node: Located, path: str, default: tuple[str, ...], problems: Problems
+) -> tuple[str, ...]:
+    value = node.get("algorithms", list(default))
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or any(a not in ALGORITHMS for a in value):
+        problems.at(
+            node, "algorithms", f"{path}.algorithms", f"a list drawn from {list(ALGORITHMS)}"
+        )
+        return default
+    return tuple(value)
+
+
+def _server(node: Located, problems: Problems) -> ServerConfig | None:
+    body = node["server"]
+    if not isinstance(body, Located):
+        problems.at(node, "server", "auth.server", "must be a mapping with `issuer`")
+        return None
+    _unknown(body, {"issuer", "token_lifetime", "algorithm"}, "auth.server", problems)
+    issuer = _string(body, "issuer", "auth.server", problems, required=True)
+    lifetime = body.get("token_lifetime", 900)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= 86400:
+        problems.at(body, "token_lifetime", "auth.server.token_lifetime", "seconds, 1 to 86400")
+        lifetime = 900
+    algorithm = body.get("algorithm", "RS256")
+    if algorithm not in ASYMMETRIC:
+        problems.at(body, "algorithm", "auth.server.algorithm", f"one of {list(ASYMMETRIC)}")
+        algorithm = "RS256"
+    return ServerConfig(issuer, lifetime, algorithm) if issuer else None
+
+
+def _issuers(node: Located, base_dir: Path, problems: Problems) -> tuple[IssuerConfig, ...]:
+    items = node.get("issuers") or []
+    if not isinstance(items, list):
+        problems.at(node, "issuers", "auth.issuers", "must be a list of issuers")
+        return ()
+    result = []
+    for i, body in enumerate(items):
+        path = f"auth.issuers[{i}]"
+        if not isinstance(body, Located):
+            problems.at(node, "issuers", path, "must be a mapping with `issuer` and a key source")
+            continue
+        _unknown(
+            body,
+            {
+                "issuer",
+                "algorithms",
+                "jwks_url",
+                "key_file",
+                "shared_secret",
+                "jwks_cache_seconds",
+                "jwks_min_refetch_seconds",
+            },
+            path,
+            problems,
+        )
+        issuer = _string(body, "issuer", path, problems, required=True)
+        sources = [k for k in ("jwks_url", "key_file", "shared_secret") if k in body]
+        if len(sources) != 1:
+            problems.at(
+                body, "issuer", path, "give exactly one of jwks_url, key_file, shared_secret"
+            )
+            continue
+        secret = _string(body, "shared_secret", path, problems)
+        default = ("HS256",) if secret else ASYMMETRIC
+        algorithms = _algorithms(body, path, default, problems)
+        if secret is not None:
+            if algorithms != ("HS256",):
+                problems.at(
+                    body, "algorithms", f"{path}.algorithms", "a shared secret is HS256 only"
+                )
+            if len(secret) < 32:
+                problems.at(
+                    body, "shared_secret", f"{path}.shared_secret", "at least 32 characters"
+                )
+        elif "HS256" in algorithms:
+            problems.at(body, "algorithms", f"{path}.algorithms", "HS256 needs a shared_secret")
+        key_file = None
+        if "key_file" in body:
+            name = _string(body, "key_file", path, problems)
+            key_file = (base_dir / name).resolve() if name else None
+            if key_file is not None and not key_file.is_file():
+                problems.at(body, "key_file", f"{path}.key_file", f"no such file: {key_file}")
+        url = _string(body, "jwks_url", path, problems)
+        if url is not None and not url.startswith(("https://", "http://")):
+            problems.at(body, "jwks_url", f"{path}.jwks_url", "must be an http(s) URL")
+        timings = {}
+        for key in ("jwks_cache_seconds", "jwks_min_refetch_seconds"):
+            if key in body:
+                value = body[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    problems.at(body, key, f"{path}.{key}", "seconds >= 0")
+                else:
+                    timings[key] = float(value)
+        if issuer:
+            result.append(IssuerConfig(issuer, algorithms, url, key_file, secret, **timings))
+    return tuple(result)

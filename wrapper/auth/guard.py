@@ -1,0 +1,106 @@
+"""Per request: read the credentials, authenticate, authorize.
+
+`setup_auth` builds everything once at start (keys, validators, the built-in
+server) and returns the `authorize(resource, operation) -> Access` the views
+call; per request it only reads headers and consults in-memory caches.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask, request
+
+from wrapper.access import Access
+from wrapper.auth.apikeys import ApiKeyError, ApiKeyVerifier
+from wrapper.auth.config import AuthConfig, IssuerConfig
+from wrapper.auth.jwks import CachedKeys, KeyProvider, StaticKeys, fetch_url, load_key_file
+from wrapper.auth.jwks import shared_secret as secret_keys
+from wrapper.auth.policy import Policy
+from wrapper.auth.principal import Principal
+from wrapper.auth.signing import ensure_key, public_jwks
+from wrapper.auth.store import StateStore
+from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
+from wrapper.mapping.model import Mapping, Resource
+from wrapper.openapi import version_scopes
+from wrapper.problems import Unauthorized
+
+if TYPE_CHECKING:
+    from wrapper.resources import Authorize
+
+
+class Guard:
+    def __init__(
+        self, tokens: TokenValidator, api_keys: ApiKeyVerifier, policy: Policy, header: str
+    ) -> None:
+        self.tokens = tokens
+        self.api_keys = api_keys
+        self.policy = policy
+        self.header = header
+
+    def authenticate(self) -> Principal:
+        authorization = request.headers.get("Authorization")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("use `Authorization: Bearer <token>`", error="invalid_request")
+            try:
+                return self.tokens.validate(token.strip())
+            except TokenError as err:
+                raise Unauthorized(str(err)) from None
+        key = request.headers.get(self.header)
+        if key:
+            try:
+                return self.api_keys.verify(key.strip())
+            except ApiKeyError as err:
+                raise Unauthorized(str(err)) from None
+        raise Unauthorized(
+            f"send a bearer token (Authorization: Bearer ...) or an API key ({self.header})",
+            error=None,
+        )
+
+    def authorize(self, resource: Resource, operation: str) -> Access:
+        return self.policy.authorize(self.authenticate(), resource, operation)
+
+
+def _issuer(config: IssuerConfig) -> Issuer:
+    keys: KeyProvider
+    if config.jwks_url:
+        remote = CachedKeys(
+            fetch_url(config.jwks_url),
+            ttl=config.jwks_cache_seconds,
+            min_refetch=config.jwks_min_refetch_seconds,
+            name=config.jwks_url,
+        )
+        remote.prefetch()  # a failure is logged; the keys are fetched again on demand
+        keys = remote
+    elif config.key_file:
+        keys = StaticKeys(load_key_file(config.key_file))
+    else:
+        assert config.shared_secret
+        keys = StaticKeys(secret_keys(config.shared_secret))
+    return Issuer(config.issuer, frozenset(config.algorithms), keys)
+
+
+def declared_scopes(mapping: Mapping) -> list[str]:
+    return sorted({s for v in mapping.versions.values() for s in version_scopes(v)})
+
+
+def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore) -> Authorize:
+    """Wire authentication into `app`; returns the views' `authorize`."""
+    from wrapper.auth.server import register_server
+
+    issuers = [_issuer(i) for i in auth.issuers]
+    if auth.server is not None:
+        ensure_key(store, auth)
+        own = CachedKeys(lambda: public_jwks(store), ttl=60.0, min_refetch=1.0, name="state")
+        algorithms = frozenset({auth.server.algorithm})
+        issuers.append(Issuer(auth.server.issuer, algorithms, own))
+        register_server(app, store, auth, declared_scopes(mapping))
+    tokens = TokenValidator(
+        issuers, auth.audience, leeway=auth.clock_skew, cache_size=auth.token_cache_size
+    )
+    api_keys = ApiKeyVerifier(store, cache_seconds=auth.api_key_cache_seconds)
+    guard = Guard(tokens, api_keys, Policy(mapping), auth.api_key_header)
+    app.extensions["legacy_wrapper_auth"] = guard
+    return guard.authorize

@@ -1,0 +1,149 @@
+"""The built-in OAuth 2.0 authorization server (authlib): client credentials grant.
+
+- `POST /oauth/token`: client_secret_basic or client_secret_post; answers a JWT
+  access token (RFC 9068, `typ: at+jwt`) signed with the active signing key, with
+  the configured lifetime, audience and the client's claims (e.g. customer_no).
+- `GET /.well-known/jwks.json`: the public signing keys (old ones until retired).
+- `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from flask import Blueprint, Flask, Response, request
+from joserfc.jwk import KeySet
+
+from wrapper.auth.config import AuthConfig
+from wrapper.auth.signing import Signer, public_jwks
+from wrapper.auth.store import ClientRecord, Grant, StateStore, digest
+from wrapper.resources import json_response
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "client_id", "scp"}
+)
+
+
+class Client(ClientMixin):
+    """A registered client as authlib sees it."""
+
+    def __init__(self, record: ClientRecord) -> None:
+        self.record = record
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        granted = self.record.grant.scopes
+        if not scope:
+            return " ".join(granted)
+        return " ".join(s for s in scope.split() if s in granted)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(self.record.secret_sha256, digest(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class _Grant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+
+class _TokenGenerator(JWTBearerTokenGenerator):
+    def __init__(self, signer: Signer, auth: AuthConfig) -> None:
+        assert auth.server is not None
+        lifetime = auth.server.token_lifetime
+        super().__init__(
+            issuer=auth.server.issuer,
+            alg=auth.server.algorithm,
+            expires_generator=lambda _client, _grant_type: lifetime,
+        )
+        self.signer = signer
+        self.audience = auth.audience
+
+    def get_jwks(self) -> KeySet:
+        return self.signer.active_keys()
+
+    def get_audiences(self, client: Client, user: Any, scope: str) -> str:
+        return self.audience
+
+    def get_extra_claims(
+        self, client: Client, grant_type: str, user: Any, scope: str
+    ) -> dict[str, Any]:
+        claims = client.record.grant.claims
+        return {k: v for k, v in claims.items() if k not in RESERVED_CLAIMS}
+
+
+def register_server(
+    app: Flask, store: StateStore, auth: AuthConfig, scopes: list[str]
+) -> AuthorizationServer:
+    assert auth.server is not None
+    server = AuthorizationServer()
+
+    def query_client(client_id: str) -> Client | None:
+        record = store.client(client_id)
+        return Client(record) if record else None
+
+    server.init_app(app, query_client=query_client, save_token=lambda _token, _request: None)
+    server.register_grant(_Grant)
+    server.register_token_generator("default", _TokenGenerator(Signer(store, auth.server), auth))
+    issuer = auth.server.issuer
+    blueprint = Blueprint("oauth", __name__)
+
+    @blueprint.post("/oauth/token")
+    def issue_token() -> Response:
+        return server.create_token_response()
+
+    @blueprint.get("/.well-known/jwks.json")
+    def jwks() -> Response:
+        return json_response(public_jwks(store), headers={"Cache-Control": "max-age=60"})
+
+    @blueprint.get("/.well-known/oauth-authorization-server")
+    def metadata() -> Response:
+        base = issuer.rstrip("/") if issuer.startswith("http") else request.url_root.rstrip("/")
+        return json_response(
+            {
+                "issuer": issuer,
+                "token_endpoint": f"{base}/oauth/token",
+                "jwks_uri": f"{base}/.well-known/jwks.json",
+                "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported": AUTH_METHODS,
+                "response_types_supported": [],
+                "scopes_supported": scopes,
+            }
+        )
+
+    app.register_blueprint(blueprint)
+    return server
+
+
+def create_client(store: StateStore, name: str, grant: Grant) -> tuple[str, str]:
+    """Register a client; returns (client_id, client_secret), the secret shown once."""
+    client_id = f"{_slug(name)}-{secrets.token_hex(4)}"
+    secret = secrets.token_urlsafe(32)
+    store.add_client(client_id, name, secret, grant)
+    return client_id, secret
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:40] or "client"

@@ -1,0 +1,235 @@
+"""The wrapper's own state: OAuth clients, API keys and signing keys.
+
+It lives in its own database (a SQLite file by default), never in the legacy
+database, which stays read-only. Secrets are stored as SHA-256 digests: they
+are 256-bit random values, so a fast digest is enough (no password stretching
+is needed) and a lookup costs microseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+clients = sa.Table(
+    "lw_clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("claims", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+api_keys = sa.Table(
+    "lw_api_keys",
+    metadata,
+    sa.Column("prefix", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("claims", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+)
+
+signing_keys = sa.Table(
+    "lw_signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("alg", sa.String(16), nullable=False),
+    sa.Column("private_jwk", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("retire_at", sa.Float),  # published until then; None while active
+)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a client or an API key was given: scopes and claims."""
+
+    scopes: tuple[str, ...]
+    claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    name: str
+    secret_sha256: str
+    grant: Grant
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    prefix: str
+    name: str
+    secret_sha256: str
+    grant: Grant
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+    def usable(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    private_jwk: dict[str, Any]
+    created_at: float
+    active: bool
+    retire_at: float | None
+
+
+class StateStore:
+    """Reads and writes the state database; creates its tables when missing."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ clients
+
+    def add_client(self, client_id: str, name: str, secret: str, grant: Grant) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                clients.insert().values(
+                    client_id=client_id,
+                    name=name,
+                    secret_sha256=digest(secret),
+                    scopes=" ".join(grant.scopes),
+                    claims=json.dumps(grant.claims),
+                    created_at=time.time(),
+                )
+            )
+
+    def client(self, client_id: str) -> ClientRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(clients.select().where(clients.c.client_id == client_id)).first()
+        return _client(row) if row else None
+
+    def clients(self) -> list[ClientRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(clients.select().order_by(clients.c.name)).all()
+        return [_client(r) for r in rows]
+
+    def remove_client(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(clients.delete().where(clients.c.name == name))
+        return result.rowcount > 0
+
+    # ------------------------------------------------------------------ API keys
+
+    def add_api_key(
+        self, prefix: str, name: str, secret: str, grant: Grant, expires_at: float | None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    prefix=prefix,
+                    name=name,
+                    secret_sha256=digest(secret),
+                    scopes=" ".join(grant.scopes),
+                    claims=json.dumps(grant.claims),
+                    created_at=time.time(),
+                    expires_at=expires_at,
+                )
+            )
+
+    def api_key(self, prefix: str) -> ApiKeyRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(api_keys.select().where(api_keys.c.prefix == prefix)).first()
+        return _api_key(row) if row else None
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(api_keys.select().order_by(api_keys.c.created_at)).all()
+        return [_api_key(r) for r in rows]
+
+    def revoke_api_key(self, prefix: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return result.rowcount > 0
+
+    # ------------------------------------------------------------------ signing keys
+
+    def signing_keys(self, now: float | None = None) -> list[SigningKey]:
+        """The keys still published: the active one and those not yet retired."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                signing_keys.select()
+                .where(sa.or_(signing_keys.c.retire_at.is_(None), signing_keys.c.retire_at > now))
+                .order_by(signing_keys.c.created_at.desc())
+            ).all()
+        return [
+            SigningKey(r.kid, r.alg, json.loads(r.private_jwk), r.created_at, r.active, r.retire_at)
+            for r in rows
+        ]
+
+    def add_signing_key(
+        self, kid: str, alg: str, private_jwk: dict[str, Any], retire_old_at: float
+    ) -> None:
+        """Make a new key the active one; the previous ones stay published until
+        `retire_old_at`, so tokens they signed remain valid until they expire."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                signing_keys.update()
+                .where(signing_keys.c.active.is_(True))
+                .values(active=False, retire_at=retire_old_at)
+            )
+            conn.execute(
+                signing_keys.insert().values(
+                    kid=kid,
+                    alg=alg,
+                    private_jwk=json.dumps(private_jwk),
+                    created_at=time.time(),
+                    active=True,
+                    retire_at=None,
+                )
+            )
+
+
+def _grant(row: Any) -> Grant:
+    return Grant(tuple(row.scopes.split()), json.loads(row.claims))
+
+
+def _client(row: Any) -> ClientRecord:
+    return ClientRecord(row.client_id, row.name, row.secret_sha256, _grant(row), row.created_at)
+
+
+def _api_key(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        row.prefix,
+        row.name,
+        row.secret_sha256,
+        _grant(row),
+        row.created_at,
+        row.expires_at,
+        row.revoked_at,
+    )
