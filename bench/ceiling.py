@@ -1,10 +1,11 @@
 """The ceiling: the benchmark's four workloads written by hand.
 
 A plain Flask + SQLAlchemy Core app that answers the same URLs as the wrapper
-with the same rows and fields, issuing the same SQL (checked by `bench.run`),
-with every conversion written inline and bodies encoded with orjson. It only
-understands the query strings the benchmark sends; it is the upper bound of
-what the wrapper could reach on the same server, not a product.
+with the same rows and fields, issuing the same SQL (checked by `bench.run`):
+statements built once with bound values, every conversion written inline,
+bodies encoded with orjson. It only understands the query strings the
+benchmark sends; it is the upper bound of what the wrapper could reach on the
+same server, not a product.
 
 Served like the wrapper, with the database URL in BENCH_CEILING_URL::
 
@@ -99,12 +100,47 @@ def order(r: Any) -> dict[str, Any]:
     }
 
 
-def _after(first: Any, second: Any, after: list[Any]) -> sa.ColumnElement[bool]:
-    """Rows after `after` in (first, second) order, written as the wrapper writes it."""
-    return sa.and_(
-        first >= after[0],
-        sa.or_(first > after[0], sa.and_(first == after[0], second > after[1])),
-    )
+# Statements are built once, values bound at execution (as a hand-tuned app would).
+_limit = sa.bindparam("limit", type_=sa.Integer)
+_a0, _a1 = sa.bindparam("a0"), sa.bindparam("a1")  # the cursor's values
+
+
+def _after(first: Any, second: Any) -> sa.ColumnElement[bool]:
+    """Rows after (a0, a1) in (first, second) order, written as the wrapper writes it."""
+    return sa.and_(first >= _a0, sa.or_(first > _a0, sa.and_(first == _a0, second > _a1)))
+
+
+GET_JOB = sa.select(*JOBSCHED.c).where(JOB.JOB_NO == sa.bindparam("job_no")).limit(_limit)
+_dashboard = (
+    sa.select(*JOBSCHED.c)
+    .where(JOB.WRK_CTR == sa.bindparam("work_center"))
+    .where(JOB.STAT == sa.bindparam("status"))
+)
+DASHBOARD = {
+    after: (_dashboard.where(_after(JOB.DUE_DT, JOB.JOB_NO)) if after else _dashboard)
+    .order_by(JOB.DUE_DT.asc(), JOB.JOB_NO.asc())
+    .limit(_limit)
+    for after in (False, True)
+}
+
+
+def _orders(customer: bool, by_date: bool, after: bool) -> sa.Select:
+    stmt = sa.select(*ORDHDR.c)
+    if customer:
+        stmt = stmt.where(ORD.CUST_NO == sa.bindparam("customer_no"))
+    if after:
+        by_key = sa.and_(ORD.ORD_NO >= _a0, ORD.ORD_NO > _a0)
+        stmt = stmt.where(_after(ORD.ORD_DT, ORD.ORD_NO) if by_date else by_key)
+    order = (ORD.ORD_DT.asc(), ORD.ORD_NO.asc()) if by_date else (ORD.ORD_NO.asc(),)
+    return stmt.order_by(*order).limit(_limit)
+
+
+ORDERS = {
+    (customer, by_date, after): _orders(customer, by_date, after)
+    for customer in (False, True)
+    for by_date in (False, True)
+    for after in (False, True)
+}
 
 
 def _encode_cursor(values: list[Any]) -> str:
@@ -126,9 +162,11 @@ def create_app(url: str) -> Flask:
     app = Flask("ceiling")
     app.extensions["bench_engine"] = engine
 
-    def page(stmt: sa.Select, limit: int, render: Any, key: Any) -> Response:
+    def page(
+        stmt: sa.Select, params: dict[str, Any], limit: int, render: Any, key: Any
+    ) -> Response:
         with engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, {**params, "limit": limit + 1}).all()
         body: dict[str, Any] = {"data": [render(r) for r in rows[:limit]], "next_cursor": None}
         headers = {}
         if len(rows) > limit:
@@ -137,11 +175,16 @@ def create_app(url: str) -> Flask:
             headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
         return _json(body, headers=headers)
 
+    def cursor_values() -> dict[str, Any]:
+        if "cursor" not in request.args:
+            return {}
+        values = _decode_cursor(request.args["cursor"])
+        return {"a0": values[0], "a1": values[-1]}
+
     @app.get("/v1/jobs/<int:job_id>")
     def get_job(job_id: int) -> Response:
-        stmt = sa.select(*JOBSCHED.c).where(JOB.JOB_NO == job_id).limit(2)
         with engine.connect() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(GET_JOB, {"job_no": job_id, "limit": 2}).first()
         if row is None:
             return _json({"title": "Not Found", "status": 404}, 404)
         return _json(job(row))
@@ -149,38 +192,24 @@ def create_app(url: str) -> Flask:
     @app.get("/v1/jobs")
     def list_jobs() -> Response:
         args = request.args
-        limit = int(args.get("limit", 50))
-        stmt = (
-            sa.select(*JOBSCHED.c)
-            .where(JOB.WRK_CTR == args["work_center"])
-            .where(JOB.STAT == JOB_CODE[args["status"]])
-        )
-        if "cursor" in args:
-            stmt = stmt.where(_after(JOB.DUE_DT, JOB.JOB_NO, _decode_cursor(args["cursor"])))
-        stmt = stmt.order_by(JOB.DUE_DT.asc(), JOB.JOB_NO.asc()).limit(limit + 1)
-        return page(stmt, limit, job, lambda r: [r[4], r[0]])
+        params = {
+            "work_center": args["work_center"],
+            "status": JOB_CODE[args["status"]],
+            **cursor_values(),
+        }
+        stmt = DASHBOARD["cursor" in args]
+        return page(stmt, params, int(args.get("limit", 50)), job, lambda r: [r[4], r[0]])
 
     @app.get("/v1/orders")
     def list_orders() -> Response:
         args = request.args
-        limit = int(args.get("limit", 50))
         by_date = args.get("sort") == "ordered_on"
-        stmt = sa.select(*ORDHDR.c)
+        params = cursor_values()
         if "customer_no" in args:
-            stmt = stmt.where(ORD.CUST_NO == args["customer_no"])
-        if "cursor" in args:
-            after = _decode_cursor(args["cursor"])
-            if by_date:
-                stmt = stmt.where(_after(ORD.ORD_DT, ORD.ORD_NO, after))
-            else:
-                stmt = stmt.where(sa.and_(ORD.ORD_NO >= after[0], ORD.ORD_NO > after[0]))
-        if by_date:
-            stmt = stmt.order_by(ORD.ORD_DT.asc(), ORD.ORD_NO.asc())
-            key = lambda r: [r[2], r[0]]  # noqa: E731
-        else:
-            stmt = stmt.order_by(ORD.ORD_NO.asc())
-            key = lambda r: [r[0]]  # noqa: E731
-        return page(stmt.limit(limit + 1), limit, order, key)
+            params["customer_no"] = args["customer_no"]
+        stmt = ORDERS["customer_no" in args, by_date, "cursor" in args]
+        key = (lambda r: [r[2], r[0]]) if by_date else (lambda r: [r[0]])
+        return page(stmt, params, int(args.get("limit", 50)), order, key)
 
     return app
 

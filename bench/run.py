@@ -14,6 +14,7 @@ Every server process is stopped at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -88,7 +89,9 @@ def _apps_in_process(config_path: Path, url: str) -> dict[str, Any]:
     from wrapper.app import create_app
     from wrapper.config import load_config
 
-    wrapper = create_app(load_config(config_path))
+    # The benchmark serves without authentication (`serve --no-auth`), in-process too.
+    no_auth = {"no_auth": True} if "no_auth" in inspect.signature(create_app).parameters else {}
+    wrapper = create_app(load_config(config_path), **no_auth)
     ceiling = create_ceiling(url)
     return {
         "wrapper": (wrapper, wrapper.extensions["legacy_wrapper"].source.engine),
@@ -200,14 +203,14 @@ def check_in_process(
         listeners.clear()
         if cpu_requests:
             for wl in WORKLOADS:
-                result["cpu"][wl.name] = {
-                    a: cpu_cost(
+                targets = {
+                    a: (
                         apps[a][0],
                         workload_paths(wl.name, keys, result["deep_cursor"][a]["cursor"]),
-                        cpu_requests,
                     )
                     for a in APPS
                 }
+                result["cpu"][wl.name] = cpu_costs(targets, cpu_requests)
     finally:
         for engine, listener in listeners:
             sa.event.remove(engine, "before_cursor_execute", listener)
@@ -241,29 +244,47 @@ def compare_sql(wrapper: list[tuple[str, Any]], ceiling: list[tuple[str, Any]]) 
     }
 
 
-def cpu_cost(app: Any, paths: list[str], requests: int) -> dict[str, float]:
-    """CPU and wall microseconds per request, calling the WSGI app directly."""
+def cpu_costs(
+    targets: dict[str, tuple[Any, list[str]]], requests: int, rounds: int = 5
+) -> dict[str, dict[str, float]]:
+    """CPU and wall microseconds per request for each app, calling its WSGI app
+    directly, in alternating rounds so that drift falls on both apps alike."""
     from werkzeug.test import EnvironBuilder
-
-    environs = [EnvironBuilder(path=p).get_environ() for p in paths[:500]]
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
         if not status.startswith("200"):
             raise RuntimeError(f"in-process request answered {status}")
 
-    def call(environ: dict[str, Any]) -> None:
+    def call(app: Any, environ: dict[str, Any]) -> None:
         body = app.wsgi_app(dict(environ), start_response)
         b"".join(body)
         if hasattr(body, "close"):
             body.close()
 
-    for environ in environs[:200]:
-        call(environ)
-    wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(requests):
-        call(environs[i % len(environs)])
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"cpu_us": round(cpu / requests * 1e6, 1), "wall_us": round(wall / requests * 1e6, 1)}
+    environs = {
+        name: [EnvironBuilder(path=p).get_environ() for p in paths[:500]]
+        for name, (_, paths) in targets.items()
+    }
+    for name, (app, _) in targets.items():
+        for environ in environs[name][:200]:
+            call(app, environ)
+    spent = {name: [0.0, 0.0, 0] for name in targets}  # cpu, wall, requests
+    per_round = max(1, requests // rounds)
+    names = list(targets)
+    for round_no in range(rounds):
+        for name in names if round_no % 2 == 0 else names[::-1]:
+            app, envs = targets[name][0], environs[name]
+            offset = spent[name][2]
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(offset, offset + per_round):
+                call(app, envs[i % len(envs)])
+            spent[name][0] += time.process_time() - cpu
+            spent[name][1] += time.perf_counter() - wall
+            spent[name][2] += per_round
+    return {
+        name: {"cpu_us": round(cpu / n * 1e6, 1), "wall_us": round(wall / n * 1e6, 1)}
+        for name, (cpu, wall, n) in spent.items()
+    }
 
 
 # --------------------------------------------------------------------------- server processes
