@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import swagger_ui_bundle
 from flask import Flask, Response, send_from_directory, url_for
+from flask_limiter import Limiter
 
 from legacy_adapters.base import Schema, Source
+from legacy_adapters.bulkhead import Bulkhead
 from wrapper.access import EVERYTHING, Access
+from wrapper.caching import Responder, Store, open_store
 from wrapper.config import Config
 from wrapper.health import health_blueprint
+from wrapper.limits import init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping, mapped_tables
+from wrapper.metrics import Metrics, metrics_blueprint
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, json_response, register_version
@@ -27,28 +33,52 @@ class WrapperState:
     schema: Schema
     mapping: Mapping
     reader: Reader
+    metrics: Metrics
+    cache: Store
+    limiter: Limiter | None
 
 
-def create_app(config: Config, *, source: Source | None = None) -> Flask:
+def create_app(
+    config: Config, *, source: Source | None = None, identify: Callable[[], Access] | None = None
+) -> Flask:
     """Reflect the mapped tables once, check the mapping, and build the app.
+
+    `source` is wrapped in a bulkhead (`source.max_concurrent`); `identify`
+    names the caller for rate limits (until authentication: anonymous, keyed
+    by client IP).
 
     Raises `ConfigError` (every problem with its location) when the mapping does
     not fit the legacy schema, and `SourceError` when the source is unreachable.
     """
-    source = source or open_source(config.source)
+    metrics = Metrics()
+    raw = source or open_source(config.source)
+    source = Bulkhead(raw, config.source.bulkhead_size, config.source.bulkhead_wait, metrics)
     schema = source.reflect(tables=sorted(mapped_tables(config), key=str))
     mapping = build_mapping(config, schema)
     reader = Reader(source, mapping, schema)
+    cache = open_store(config.cache.storage, config.cache.key_prefix, config.cache.wait)
+    respond = Responder(config, cache, metrics)
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["legacy_wrapper"] = WrapperState(config, source, schema, mapping, reader)
+    limiter = None
+    if config.limits.enabled:
+        limiter = init_limits(app, config.limits, identify or anonymous, metrics)
+    app.extensions["legacy_wrapper"] = WrapperState(
+        config, source, schema, mapping, reader, metrics, cache, limiter
+    )
     for version in mapping.versions.values():
-        register_version(app, version, reader, config.paging, allow_everything)
+        register_version(app, version, reader, config.paging, allow_everything, respond)
     app.register_blueprint(health_blueprint(source))
+    app.register_blueprint(metrics_blueprint(metrics))
     _register_site(app, mapping)
     register_problem_handlers(app)
     return app
+
+
+def anonymous() -> Access:
+    """Who is calling, while serving with --no-auth: nobody in particular."""
+    return EVERYTHING
 
 
 def allow_everything(_resource: Resource) -> Access:

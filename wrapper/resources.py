@@ -2,8 +2,10 @@
 one Blueprint per resource.
 
 Views parse and validate the query (cheap, hand-written), let the `Reader` run
-it, and encode the result once with orjson. The marshmallow schemas attached
-with `@blp.response` only document the responses.
+it, and hand the result to `Respond` (`wrapper.caching.Responder`), which
+encodes it once with orjson, adds the ETag and serves it through the shared
+cache when the resource opts in. The marshmallow schemas attached with
+`@blp.response` only document the responses.
 """
 
 from __future__ import annotations
@@ -60,10 +62,16 @@ class VersionApi(Api):
 
 
 Authorize = Callable[[Resource], Access]
+Respond = Callable[[Resource, Access, Callable[[], tuple[Any, dict[str, str]]]], Response]
 
 
 def register_version(
-    app: Flask, version: VersionMapping, reader: Reader, paging: PagingConfig, authorize: Authorize
+    app: Flask,
+    version: VersionMapping,
+    reader: Reader,
+    paging: PagingConfig,
+    authorize: Authorize,
+    respond: Respond,
 ) -> Api:
     prefix = version.name.upper()
     app.config.update(
@@ -85,7 +93,7 @@ def register_version(
     api.spec.components.schema("Problem", PROBLEM_SCHEMA)
     schemas = build_schemas(version)
     for resource in version.resources.values():
-        blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize)
+        blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize, respond)
         api.register_blueprint(blueprint)
     return api
 
@@ -100,7 +108,12 @@ def _problems(blp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
 
 
 def _blueprint(
-    resource: Resource, item_schema: Any, reader: Reader, paging: PagingConfig, authorize: Authorize
+    resource: Resource,
+    item_schema: Any,
+    reader: Reader,
+    paging: PagingConfig,
+    authorize: Authorize,
+    respond: Respond,
 ) -> Blueprint:
     blp = Blueprint(
         f"{resource.version}-{resource.name}",
@@ -116,18 +129,22 @@ def _blueprint(
         parameters=list_parameters(resource, paging),
     )
     @blp.response(200, page_schema(resource, item_schema))
-    @_problems(blp, 400, 503)
+    @_problems(blp, 400, 429, 503)
     def list_view() -> Response:
         access = authorize(resource)
         view = access.view(resource)
         query = parse_query(request.args, view, paging)
-        page = reader.list(view, query, access)
-        headers = {}
-        if page["next_cursor"]:
-            args = request.args.to_dict()
-            args["cursor"] = page["next_cursor"]
-            headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
-        return json_response(page, headers=headers)
+
+        def render() -> tuple[Any, dict[str, str]]:
+            page = reader.list(view, query, access)
+            headers = {}
+            if page["next_cursor"]:
+                args = request.args.to_dict()
+                args["cursor"] = page["next_cursor"]
+                headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+            return page, headers
+
+        return respond(view, access, render)
 
     if resource.key:
 
@@ -138,11 +155,13 @@ def _blueprint(
             parameters=item_parameters(resource),
         )
         @blp.response(200, item_schema)
-        @_problems(blp, 400, 404, 503)
+        @_problems(blp, 400, 404, 429, 503)
         def item_view(key: str) -> Response:
             access = authorize(resource)
             view = access.view(resource)
             fields, expand = parse_item_args(request.args, view)
-            return json_response(reader.item(view, key, fields, expand, access))
+            return respond(
+                view, access, lambda: (reader.item(view, key, fields, expand, access), {})
+            )
 
     return blp
