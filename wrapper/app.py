@@ -12,7 +12,7 @@ from flask_limiter import Limiter
 from legacy_adapters.base import Schema, Source
 from legacy_adapters.bulkhead import Bulkhead
 from wrapper.access import EVERYTHING, Access
-from wrapper.caching import Responder, Store, open_store
+from wrapper.caching import Responder, open_store
 from wrapper.config import Config
 from wrapper.health import health_blueprint
 from wrapper.limits import init_limits
@@ -34,7 +34,7 @@ class WrapperState:
     mapping: Mapping
     reader: Reader
     metrics: Metrics
-    cache: Store
+    respond: Responder  # shared cache, ETags and 304s for read views
     limiter: Limiter | None
 
 
@@ -65,7 +65,7 @@ def create_app(
     if config.limits.enabled:
         limiter = init_limits(app, config.limits, identify or anonymous, metrics)
     app.extensions["legacy_wrapper"] = WrapperState(
-        config, source, schema, mapping, reader, metrics, cache, limiter
+        config, source, schema, mapping, reader, metrics, respond, limiter
     )
     for version in mapping.versions.values():
         register_version(app, version, reader, config.paging, allow_everything, respond)

@@ -113,27 +113,46 @@ class RedisStore:
             raw = self.redis.get(name)
             if raw is not None:
                 return _decode(raw), "hit"
-            token = secrets.token_hex(8)
-            if self.redis.set(lock, token, nx=True, px=int(self.wait * 1000)):
-                try:
-                    entity = compute()
-                    self.redis.set(name, _encode(entity), px=int(ttl * 1000))
-                finally:
-                    if self.redis.get(lock) == token.encode():
-                        self.redis.delete(lock)
-                return entity, "miss"
-            deadline = time.monotonic() + self.wait
+            token = secrets.token_hex(8).encode()
+            leader = self.redis.set(lock, token, nx=True, px=int(self.wait * 1000))
+        except self.errors as err:
+            log.warning("response cache unavailable, serving uncached: %s", err)
+            return compute(), "bypass"
+        if leader:
+            return self._lead(name, lock, token, ttl, compute), "miss"
+        deadline = time.monotonic() + self.wait
+        try:
             while time.monotonic() < deadline:
                 time.sleep(self.POLL)
-                raw = self.redis.get(name)
+                raw, locked = self.redis.pipeline().get(name).exists(lock).execute()
                 if raw is not None:
                     return _decode(raw), "coalesced"
-                if not self.redis.exists(lock):
+                if not locked:
                     break  # the first caller failed: try ourselves
         except self.errors as err:
             log.warning("response cache unavailable, serving uncached: %s", err)
             return compute(), "bypass"
         return compute(), "miss"
+
+    def _lead(self, name: str, lock: str, token: bytes, ttl: float, compute: Compute) -> Entity:
+        try:
+            entity = compute()
+        except BaseException:
+            self._unlock(lock, token)
+            raise
+        try:
+            self.redis.set(name, _encode(entity), px=int(ttl * 1000))
+        except self.errors as err:
+            log.warning("response cache unavailable, not stored: %s", err)
+        self._unlock(lock, token)
+        return entity
+
+    def _unlock(self, lock: str, token: bytes) -> None:
+        try:
+            if self.redis.get(lock) == token:
+                self.redis.delete(lock)
+        except self.errors:
+            pass  # the lock expires by itself
 
 
 def _encode(entity: Entity) -> bytes:

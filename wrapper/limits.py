@@ -116,7 +116,8 @@ def _name(limit: RequestLimit) -> str:
 
 
 def _seconds_left(limit: RequestLimit) -> int:
-    return max(1, math.ceil(limit.reset_at - time.time()))
+    left = math.ceil(limit.reset_at - time.time())
+    return min(limit.limit.get_expiry(), max(1, left))
 
 
 def warn_if_per_process(config: LimitsConfig, workers: int) -> str | None:
