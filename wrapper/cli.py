@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from legacy_adapters.base import SourceError
+
+if TYPE_CHECKING:
+    from wrapper.config import Config
 
 log = logging.getLogger("legacy_wrapper")
 
@@ -27,7 +35,7 @@ def _open(url: str):  # type: ignore[no-untyped-def]
     return open_source(SourceConfig(url=url))
 
 
-def _check_config(config_path: Path) -> None:
+def _check_config(config_path: Path) -> Config:
     """Load, reflect and validate once before serving: never start half-configured."""
     from wrapper.app import create_app
     from wrapper.config import ConfigError, load_config
@@ -39,6 +47,7 @@ def _check_config(config_path: Path) -> None:
     except SourceError as err:
         _fail(f"cannot read the legacy source: {err}")
     app.extensions["legacy_wrapper"].source.close()
+    return app.extensions["legacy_wrapper"].config
 
 
 @click.group()
@@ -123,6 +132,15 @@ def serve(
     _serve(config_path, bind, workers, threads, server, dev, no_auth)
 
 
+def _share_metrics_between_workers() -> None:
+    """prometheus_client's multiprocess mode: set before it is first imported."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="legacy-wrapper-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
 def _serve(
     config_path: Path, bind: str, workers: int, threads: int, server: str, dev: bool, no_auth: bool
 ) -> None:
@@ -139,7 +157,21 @@ def _serve(
     log.warning(
         "*** SERVING WITHOUT AUTHENTICATION on %s: every client can read every row ***", bind
     )
-    _check_config(config_path)
+    processes = 1 if dev else workers
+    if processes > 1:
+        _share_metrics_between_workers()
+    config = _check_config(config_path)
+    from wrapper.limits import warn_if_per_process
+
+    problem = warn_if_per_process(config.limits, processes)
+    if problem:
+        _fail(problem)
+    if processes > 1 and config.cache.storage.startswith("memory://"):
+        log.warning(
+            "cache.storage is memory://: each of the %d workers keeps its own cache and "
+            "coalesces alone (use redis:// to share them)",
+            processes,
+        )
     if dev:
         run_dev(config_path, bind)
     elif server == "granian":
