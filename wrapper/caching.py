@@ -55,6 +55,20 @@ class MemoryStore:
         self._entries: dict[str, tuple[float, Entity]] = {}
         self._inflight: dict[str, Future[Entity]] = {}
 
+    def peek(self, key: str) -> Entity | None:
+        found = self._entries.get(key)
+        if found and found[0] > time.monotonic():
+            return found[1]
+        return None
+
+    def put(self, key: str, entity: Entity, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (time.monotonic() + ttl, entity)
+            if len(self._entries) > self.max_entries:
+                self._prune()
+
     def fetch(self, key: str, ttl: float, compute: Compute) -> tuple[Entity, str]:
         with self._lock:
             found = self._entries.get(key)
@@ -94,7 +108,12 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Entries in Redis with a TTL; a `SET NX PX` lock per key while one caller computes."""
+    """Entries in Redis with a TTL; a `SET NX PX` lock per key while one caller computes.
+
+    Each process also keeps the entries it has read from Redis until their Redis
+    expiry (a near cache): a hot key costs one Redis read per process per period,
+    not one per request, and never outlives the shared entry.
+    """
 
     POLL = 0.01
 
@@ -105,28 +124,32 @@ class RedisStore:
         self.errors: tuple[type[Exception], ...] = (redis.RedisError,)
         self.prefix = prefix
         self.wait = wait
+        self.near = MemoryStore(wait)
 
     def fetch(self, key: str, ttl: float, compute: Compute) -> tuple[Entity, str]:
+        found = self.near.peek(key)
+        if found is not None:
+            return found, "hit"
         name = f"{self.prefix}:{key}"
         lock = f"{name}:lock"
         try:
             raw = self.redis.get(name)
             if raw is not None:
-                return _decode(raw), "hit"
+                return self._keep(key, raw), "hit"
             token = secrets.token_hex(8).encode()
             leader = self.redis.set(lock, token, nx=True, px=int(self.wait * 1000))
         except self.errors as err:
             log.warning("response cache unavailable, serving uncached: %s", err)
             return compute(), "bypass"
         if leader:
-            return self._lead(name, lock, token, ttl, compute), "miss"
+            return self._lead(key, name, lock, token, ttl, compute), "miss"
         deadline = time.monotonic() + self.wait
         try:
             while time.monotonic() < deadline:
                 time.sleep(self.POLL)
                 raw, locked = self.redis.pipeline().get(name).exists(lock).execute()
                 if raw is not None:
-                    return _decode(raw), "coalesced"
+                    return self._keep(key, raw), "coalesced"
                 if not locked:
                     break  # the first caller failed: try ourselves
         except self.errors as err:
@@ -134,16 +157,24 @@ class RedisStore:
             return compute(), "bypass"
         return compute(), "miss"
 
-    def _lead(self, name: str, lock: str, token: bytes, ttl: float, compute: Compute) -> Entity:
+    def _keep(self, key: str, raw: bytes) -> Entity:
+        entity, expires_at = _decode(raw)
+        self.near.put(key, entity, expires_at - time.time())
+        return entity
+
+    def _lead(
+        self, key: str, name: str, lock: str, token: bytes, ttl: float, compute: Compute
+    ) -> Entity:
         try:
             entity = compute()
         except BaseException:
             self._unlock(lock, token)
             raise
         try:
-            self.redis.set(name, _encode(entity), px=int(ttl * 1000))
+            self.redis.set(name, _encode(entity, time.time() + ttl), px=int(ttl * 1000))
         except self.errors as err:
             log.warning("response cache unavailable, not stored: %s", err)
+        self.near.put(key, entity, ttl)
         self._unlock(lock, token)
         return entity
 
@@ -155,14 +186,14 @@ class RedisStore:
             pass  # the lock expires by itself
 
 
-def _encode(entity: Entity) -> bytes:
-    return orjson.dumps([entity.etag, entity.headers]) + b"\n" + entity.body
+def _encode(entity: Entity, expires_at: float) -> bytes:
+    return orjson.dumps([entity.etag, entity.headers, expires_at]) + b"\n" + entity.body
 
 
-def _decode(raw: bytes) -> Entity:
+def _decode(raw: bytes) -> tuple[Entity, float]:
     head, _, body = raw.partition(b"\n")
-    etag, headers = orjson.loads(head)
-    return Entity(body, etag, tuple((str(k), str(v)) for k, v in headers))
+    etag, headers, expires_at = orjson.loads(head)
+    return Entity(body, etag, tuple((str(k), str(v)) for k, v in headers)), float(expires_at)
 
 
 def open_store(storage: str, prefix: str, wait: float) -> Store:
@@ -172,10 +203,16 @@ def open_store(storage: str, prefix: str, wait: float) -> Store:
 
 
 def request_key(resource: Resource, access: Access) -> str:
-    """The normalized request plus what the caller may see of `resource`."""
-    args = sorted(request.args.items(multi=True))
-    raw = orjson.dumps([request.host_url, request.path, args, access.scope_key(resource)])
-    return hashlib.sha256(raw).hexdigest()
+    """The normalized request plus what the caller may see of `resource`.
+
+    Arguments are normalized by sorting the raw query string's parts (cheap: a hit
+    never parses the query); differently encoded but equal queries only cost a
+    separate entry, never a wrong answer.
+    """
+    args = b"&".join(sorted(request.query_string.split(b"&")))
+    scope = access.scope_key(resource).encode()
+    where = f"{request.scheme}://{request.host}{request.path}".encode()
+    return hashlib.blake2b(b"\0".join((where, args, scope)), digest_size=20).hexdigest()
 
 
 def cache_control(max_age: int, resource: Resource, access: Access) -> str:

@@ -133,9 +133,9 @@ def _blueprint(
     def list_view() -> Response:
         access = authorize(resource)
         view = access.view(resource)
-        query = parse_query(request.args, view, paging)
 
         def render() -> tuple[Any, dict[str, str]]:
+            query = parse_query(request.args, view, paging)  # a cache hit skips parsing
             page = reader.list(view, query, access)
             headers = {}
             if page["next_cursor"]:
@@ -159,9 +159,11 @@ def _blueprint(
         def item_view(key: str) -> Response:
             access = authorize(resource)
             view = access.view(resource)
-            fields, expand = parse_item_args(request.args, view)
-            return respond(
-                view, access, lambda: (reader.item(view, key, fields, expand, access), {})
-            )
+
+            def render() -> tuple[Any, dict[str, str]]:
+                fields, expand = parse_item_args(request.args, view)
+                return reader.item(view, key, fields, expand, access), {}
+
+            return respond(view, access, render)
 
     return blp
