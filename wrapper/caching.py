@@ -231,6 +231,14 @@ class Responder:
         self.policies: dict[tuple[str, str], ResourceCacheConfig] = {
             (v.name, r.name): r.cache for v in config.versions for r in v.resources if r.cache
         }
+        self._counters: dict[tuple[str, str], Any] = {}
+
+    def _counter(self, resource: Resource, result: str) -> Any:
+        labels = (f"{resource.version}/{resource.name}", result)
+        counter = self._counters.get(labels)
+        if counter is None:
+            counter = self._counters[labels] = self.metrics.cache_requests.labels(*labels)
+        return counter
 
     def __call__(self, resource: Resource, access: Access, compute: Rendered) -> Response:
         def encoded() -> Entity:
@@ -242,7 +250,7 @@ class Responder:
             start = time.perf_counter()
             key = request_key(resource, access)
             entity, result = self.store.fetch(key, policy.max_age, encoded)
-            self.metrics.cache_requests.labels(f"{resource.version}/{resource.name}", result).inc()
+            self._counter(resource, result).inc()
             if result == "coalesced":
                 self.metrics.coalesced_wait_seconds.observe(time.perf_counter() - start)
         else:

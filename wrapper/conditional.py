@@ -40,14 +40,10 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 def respond(entity: Entity, cache_control: str | None = None) -> Response:
     """200 with the entity, or 304 (no body) when the client already holds it."""
-    if etag_matches(request.headers.get("If-None-Match"), entity.etag):
-        response = Response(status=304)
-        response.headers["ETag"] = entity.etag
-    else:
-        response = Response(entity.body, status=200, mimetype=JSON)
-        response.headers["ETag"] = entity.etag
-        for name, value in entity.headers:
-            response.headers[name] = value
+    headers = [("ETag", entity.etag)]
     if cache_control:
-        response.headers["Cache-Control"] = cache_control
-    return response
+        headers.append(("Cache-Control", cache_control))
+    if etag_matches(request.headers.get("If-None-Match"), entity.etag):
+        return Response(status=304, headers=headers)
+    headers.extend(entity.headers)
+    return Response(entity.body, status=200, headers=headers, mimetype=JSON)

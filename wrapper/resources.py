@@ -10,6 +10,7 @@ cache when the resource opts in. The marshmallow schemas attached with
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -95,6 +96,12 @@ def register_version(
     for resource in version.resources.values():
         blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize, respond)
         api.register_blueprint(blueprint)
+        for endpoint in ("list", "item"):
+            name = f"{blueprint.name}.{endpoint}"
+            if name in app.view_functions:
+                # flask-smorest's decorators only document here (views return a
+                # Response, which they pass through): skip their wrappers at run time.
+                app.view_functions[name] = inspect.unwrap(app.view_functions[name])
     return api
 
 
