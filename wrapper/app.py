@@ -57,7 +57,7 @@ def create_app(
     mapping = build_mapping(config, schema)
     reader = Reader(source, mapping, schema)
     cache = open_store(config.cache.storage, config.cache.key_prefix, config.cache.wait)
-    respond = Responder(config, cache, metrics)
+    respond = Responder(config, mapping, cache, metrics)
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]

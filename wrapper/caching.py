@@ -31,7 +31,7 @@ from legacy_adapters.base import SourceTimeout
 from wrapper.access import Access
 from wrapper.conditional import Entity, make_entity, respond
 from wrapper.config import Config, ResourceCacheConfig
-from wrapper.mapping.model import Resource
+from wrapper.mapping.model import Mapping, Resource
 from wrapper.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, Entity]] = {}
         self._inflight: dict[str, Future[Entity]] = {}
+        self._next_prune = 0.0
 
     def peek(self, key: str) -> Entity | None:
         found = self._entries.get(key)
@@ -66,8 +67,7 @@ class MemoryStore:
             return
         with self._lock:
             self._entries[key] = (time.monotonic() + ttl, entity)
-            if len(self._entries) > self.max_entries:
-                self._prune()
+            self._tidy()
 
     def fetch(self, key: str, ttl: float, compute: Compute) -> tuple[Entity, str]:
         with self._lock:
@@ -94,13 +94,18 @@ class MemoryStore:
         with self._lock:
             self._entries[key] = (time.monotonic() + ttl, entity)
             self._inflight.pop(key, None)
-            if len(self._entries) > self.max_entries:
-                self._prune()
+            self._tidy()
         future.set_result(entity)
         return entity, "miss"
 
-    def _prune(self) -> None:
+    def _tidy(self) -> None:
+        """Drop expired entries about once a second, and the oldest beyond max_entries."""
         now = time.monotonic()
+        if now >= self._next_prune or len(self._entries) > self.max_entries:
+            self._next_prune = now + 1.0
+            self._prune(now)
+
+    def _prune(self, now: float) -> None:
         for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
             del self._entries[key]
         while len(self._entries) > self.max_entries:
@@ -166,15 +171,21 @@ class RedisStore:
         self, key: str, name: str, lock: str, token: bytes, ttl: float, compute: Compute
     ) -> Entity:
         try:
-            entity = compute()
+            # Between our miss and our lock, a previous leader may have stored it.
+            raw = self.redis.get(name)
+        except self.errors:
+            raw = None
+        try:
+            entity = self._keep(key, raw) if raw is not None else compute()
         except BaseException:
             self._unlock(lock, token)
             raise
-        try:
-            self.redis.set(name, _encode(entity, time.time() + ttl), px=int(ttl * 1000))
-        except self.errors as err:
-            log.warning("response cache unavailable, not stored: %s", err)
-        self.near.put(key, entity, ttl)
+        if raw is None:
+            try:
+                self.redis.set(name, _encode(entity, time.time() + ttl), px=int(ttl * 1000))
+            except self.errors as err:
+                log.warning("response cache unavailable, not stored: %s", err)
+            self.near.put(key, entity, ttl)
         self._unlock(lock, token)
         return entity
 
@@ -202,22 +213,23 @@ def open_store(storage: str, prefix: str, wait: float) -> Store:
     return MemoryStore(wait)
 
 
-def request_key(resource: Resource, access: Access) -> str:
-    """The normalized request plus what the caller may see of `resource`.
+def request_key(resource: Resource, access: Access, related: tuple[Resource, ...] = ()) -> str:
+    """The normalized request plus what the caller may see of `resource` and of the
+    resources `expand` can embed in it (`related`).
 
     Arguments are normalized by sorting the raw query string's parts (cheap: a hit
     never parses the query); differently encoded but equal queries only cost a
     separate entry, never a wrong answer.
     """
     args = b"&".join(sorted(request.query_string.split(b"&")))
-    scope = access.scope_key(resource).encode()
+    scope = "\0".join(access.scope_key(r) for r in (resource, *related)).encode()
     where = f"{request.scheme}://{request.host}{request.path}".encode()
     return hashlib.blake2b(b"\0".join((where, args, scope)), digest_size=20).hexdigest()
 
 
 def cache_control(max_age: int, resource: Resource, access: Access) -> str:
     """`public` only when the response is the same for every caller."""
-    personal = access.identity is not None or access.scope_key(resource) != ""
+    personal = access.identity is not None or bool(access.rules) or bool(access.hidden)
     return f"{'private' if personal else 'public'}, max-age={max_age}"
 
 
@@ -225,8 +237,15 @@ class Responder:
     """A read view's result -> response: through the shared cache when the resource
     opts in, always with a strong ETag, 304 when `If-None-Match` matches."""
 
-    def __init__(self, config: Config, store: Store, metrics: Metrics) -> None:
+    def __init__(self, config: Config, mapping: Mapping, store: Store, metrics: Metrics) -> None:
         self.store = store
+        self.related: dict[tuple[str, str], tuple[Resource, ...]] = {
+            (v.name, r.name): tuple(
+                t for rel in r.relations if (t := mapping.resource(v.name, rel.target))
+            )
+            for v in mapping.versions.values()
+            for r in v.resources.values()
+        }
         self.metrics = metrics
         self.policies: dict[tuple[str, str], ResourceCacheConfig] = {
             (v.name, r.name): r.cache for v in config.versions for r in v.resources if r.cache
@@ -248,7 +267,8 @@ class Responder:
         policy = self.policies.get((resource.version, resource.name))
         if policy and policy.shared:
             start = time.perf_counter()
-            key = request_key(resource, access)
+            related = self.related.get((resource.version, resource.name), ())
+            key = request_key(resource, access, related)
             entity, result = self.store.fetch(key, policy.max_age, encoded)
             self._counter(resource, result).inc()
             if result == "coalesced":

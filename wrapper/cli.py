@@ -166,7 +166,8 @@ def _serve(
     problem = warn_if_per_process(config.limits, processes)
     if problem:
         _fail(problem)
-    if processes > 1 and config.cache.storage.startswith("memory://"):
+    cached = any(r.cache and r.cache.shared for v in config.versions for r in v.resources)
+    if processes > 1 and cached and config.cache.storage.startswith("memory://"):
         log.warning(
             "cache.storage is memory://: each of the %d workers keeps its own cache and "
             "coalesces alone (use redis:// to share them)",

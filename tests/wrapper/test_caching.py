@@ -175,3 +175,51 @@ def test_entries_expire_after_max_age(cached_app: Flask) -> None:
         time.sleep(2.1)
         client.get("/v1/jobs?status=held&limit=3")
         assert len(statements) == 2
+
+
+def test_embedded_rows_are_part_of_the_scope(cached_app: Flask) -> None:
+    """Two callers with the same orders rules but different customers rules must not
+    share `/v1/orders?expand=customer`: the embedded customer is filtered too."""
+    state = cached_app.extensions["legacy_wrapper"]
+    orders = state.mapping.resource("v1", "orders")
+    url = "/v1/orders?limit=3&expand=customer"
+    with cached_app.test_request_context(url):
+        query = parse_query(
+            MultiDict({"limit": "3", "expand": "customer"}), orders, state.config.paging
+        )
+        first = state.reader.list(orders, query)["data"][0]["customer_no"]
+    hide = (Condition("CUST_NO", "eq", "NOBODY".ljust(8)),)
+    callers = [Access(identity="a"), Access(rules={"customers": hide}, identity="b")]
+    customers_seen = []
+    for access in callers:
+        with cached_app.test_request_context(url):
+            response = state.respond(
+                orders, access, lambda a=access: (state.reader.list(orders, query, a), {})
+            )
+        customers_seen.append(response.get_json()["data"][0]["customer"])
+    assert customers_seen[0]["customer_no"] == first
+    assert customers_seen[1] is None
+
+
+def test_the_memory_store_forgets_expired_entries() -> None:
+    from wrapper.caching import MemoryStore
+    from wrapper.conditional import make_entity
+
+    store = MemoryStore(wait=1, max_entries=3)
+    for i in range(5):
+        store.put(f"k{i}", make_entity(b"x"), ttl=60)
+    assert len(store._entries) == 3 and store.peek("k4") is not None
+    store.put("short", make_entity(b"y"), ttl=0.05)
+    time.sleep(0.1)
+    store._next_prune = 0.0
+    _, result = store.fetch("k9", 60, lambda: make_entity(b"z"))
+    assert result == "miss" and store.peek("short") is None and "short" not in store._entries
+
+
+def test_an_unreachable_redis_serves_uncached() -> None:
+    from wrapper.caching import RedisStore
+    from wrapper.conditional import make_entity
+
+    store = RedisStore("redis://127.0.0.1:1/0", "lw-nowhere", wait=1)
+    entity, result = store.fetch("k", 2, lambda: make_entity(b"fresh"))
+    assert result == "bypass" and entity.body == b"fresh"
