@@ -221,10 +221,15 @@ def request_key(resource: Resource, access: Access, related: tuple[Resource, ...
     never parses the query); differently encoded but equal queries only cost a
     separate entry, never a wrong answer.
     """
-    args = b"&".join(sorted(request.query_string.split(b"&")))
-    scope = "\0".join(access.scope_key(r) for r in (resource, *related)).encode()
-    where = f"{request.scheme}://{request.host}{request.path}".encode()
-    return hashlib.blake2b(b"\0".join((where, args, scope)), digest_size=20).hexdigest()
+    environ = request.environ  # read raw: this runs on every hit
+    args = "&".join(sorted(environ.get("QUERY_STRING", "").split("&")))
+    scope = "\0".join(access.scope_key(r) for r in (resource, *related))
+    where = (
+        f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"
+        f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+    )
+    raw = "\0".join((where, args, scope)).encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(raw, digest_size=20).hexdigest()
 
 
 def cache_control(max_age: int, resource: Resource, access: Access) -> str:

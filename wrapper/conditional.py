@@ -40,10 +40,13 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 def respond(entity: Entity, cache_control: str | None = None) -> Response:
     """200 with the entity, or 304 (no body) when the client already holds it."""
-    headers = [("ETag", entity.etag)]
+    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
+        response = Response(status=304)
+    else:
+        response = Response(entity.body, mimetype=JSON)
+        for name, value in entity.headers:
+            response.headers.add(name, value)
+    response.headers.add("ETag", entity.etag)
     if cache_control:
-        headers.append(("Cache-Control", cache_control))
-    if etag_matches(request.headers.get("If-None-Match"), entity.etag):
-        return Response(status=304, headers=headers)
-    headers.extend(entity.headers)
-    return Response(entity.body, status=200, headers=headers, mimetype=JSON)
+        response.headers.add("Cache-Control", cache_control)
+    return response
