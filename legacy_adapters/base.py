@@ -10,7 +10,8 @@ boundary, so no driver exception ever reaches the facade)::
 
     SourceError
     ├── SourceUnavailable   connection refused or lost; the facade answers 503
-    │   └── SourceTimeout   the query or the pool wait ran out of time; 503
+    │   ├── SourceTimeout   the query or the pool wait ran out of time; 503
+    │   └── SourceBusy      the bulkhead is full: too many queries already running; 503
     ├── UnsupportedQuery    the source cannot run this query faithfully; 400
     └── SchemaMismatch      a mapped table or column is not in the source
 """
@@ -197,6 +198,10 @@ class SourceUnavailable(SourceError):
 
 class SourceTimeout(SourceUnavailable):
     """A query or the wait for a pooled connection ran out of time."""
+
+
+class SourceBusy(SourceUnavailable):
+    """Too many queries are already running against the source (the bulkhead is full)."""
 
 
 class UnsupportedQuery(SourceError):

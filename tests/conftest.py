@@ -80,3 +80,34 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """An empty database of the session's backend for tests that change data."""
     with temporary_database(backend, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The loopback Redis (LW_TEST_REDIS_URL); skipped when absent, failed under CI."""
+    import redis
+
+    url = os.environ.get("LW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test with Redis: {err}")
+        pytest.skip(f"Redis at {url} is not reachable: {err}")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix unique to this test; every key under it is deleted afterwards."""
+    import secrets
+
+    import redis
+
+    prefix = f"lwtest-{os.getpid()}-{secrets.token_hex(4)}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -20,6 +20,7 @@ class Access:
     rules: Mapping[str, tuple[Condition, ...]] = field(default_factory=dict)
     hidden: Mapping[str, frozenset[str]] = field(default_factory=dict)
     identity: str | None = None  # who is asking: a token subject or an API key id
+    scopes: frozenset[str] = frozenset()  # the caller's scopes (rate-limit tiers)
 
     def conditions(self, resource: Resource) -> tuple[Condition, ...]:
         return self.rules.get(resource.name, ())

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import swagger_ui_bundle
 from flask import Flask, Response, send_from_directory, url_for
+from flask_limiter import Limiter
 
 from legacy_adapters.base import Schema, Source
+from legacy_adapters.bulkhead import Bulkhead
 from wrapper.access import EVERYTHING, Access
 from wrapper.auth.store import StateStore
+from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
 from wrapper.health import health_blueprint
+from wrapper.limits import init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping, mapped_tables
+from wrapper.metrics import Metrics, metrics_blueprint
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
@@ -28,45 +34,75 @@ class WrapperState:
     schema: Schema
     mapping: Mapping
     reader: Reader
+    metrics: Metrics
+    respond: Responder  # shared cache, ETags and 304s for read views
+    limiter: Limiter | None
     state: StateStore | None = None  # the wrapper's own database (auth)
 
 
-def create_app(config: Config, *, source: Source | None = None, no_auth: bool = False) -> Flask:
+def create_app(
+    config: Config,
+    *,
+    source: Source | None = None,
+    no_auth: bool = False,
+    identify: Callable[[], Access] | None = None,
+) -> Flask:
     """Reflect the mapped tables once, check the mapping, and build the app.
 
     Every request to a resource is authenticated and authorized per the config's
     `auth:` section; `no_auth=True` (the CLI's loopback-only `--no-auth`) serves
-    every row to everyone instead. Raises `ConfigError` (every problem with its
-    location) when the mapping does not fit the legacy schema or there is no
-    `auth:` section without `no_auth`, and `SourceError` when the source is
-    unreachable.
+    every row to everyone instead. `source` is wrapped in a bulkhead
+    (`source.max_concurrent`). Rate limits key on the caller that `identify`
+    names (default: the authenticated client, else the client IP).
+
+    Raises `ConfigError` (every problem with its location) when the mapping does
+    not fit the legacy schema or there is no `auth:` section without `no_auth`,
+    and `SourceError` when the source is unreachable.
     """
     if config.auth is None and not no_auth:
         raise ConfigError(
             [f"{config.filename}: no `auth:` section; configure authentication or use --no-auth"]
         )
-    source = source or open_source(config.source)
+    metrics = Metrics()
+    raw = source or open_source(config.source)
+    source = Bulkhead(raw, config.source.bulkhead_size, config.source.bulkhead_wait, metrics)
     schema = source.reflect(tables=sorted(mapped_tables(config), key=str))
     mapping = build_mapping(config, schema)
     reader = Reader(source, mapping, schema)
+    cache = open_store(config.cache.storage, config.cache.key_prefix, config.cache.wait)
+    respond = Responder(config, mapping, cache, metrics)
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state = None
     authorize: Authorize = allow_everything
+    caller = identify or anonymous
     if config.auth is not None and not no_auth:
         from wrapper.auth.guard import setup_auth
 
         state = StateStore(config.auth.state)
-        authorize = setup_auth(app, config.auth, mapping, state)
-    app.extensions["legacy_wrapper"] = WrapperState(config, source, schema, mapping, reader, state)
+        guard = setup_auth(app, config.auth, mapping, state)
+        authorize = guard.authorize
+        caller = identify or guard.identify
+    limiter = None
+    if config.limits.enabled:
+        limiter = init_limits(app, config.limits, caller, metrics)
+    app.extensions["legacy_wrapper"] = WrapperState(
+        config, source, schema, mapping, reader, metrics, respond, limiter, state
+    )
+    header = config.auth.api_key_header if config.auth else "X-API-Key"
     for version in mapping.versions.values():
-        header = config.auth.api_key_header if config.auth else "X-API-Key"
-        register_version(app, version, reader, config.paging, authorize, header)
+        register_version(app, version, reader, config.paging, authorize, respond, header)
     app.register_blueprint(health_blueprint(source))
+    app.register_blueprint(metrics_blueprint(metrics))
     _register_site(app, mapping)
     register_problem_handlers(app)
     return app
+
+
+def anonymous() -> Access:
+    """Who is calling, while serving with --no-auth: nobody in particular."""
+    return EVERYTHING
 
 
 def allow_everything(_resource: Resource, _operation: str) -> Access:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from legacy_adapters.base import SourceError
+
+if TYPE_CHECKING:
+    from wrapper.config import Config
 
 log = logging.getLogger("legacy_wrapper")
 
@@ -27,7 +35,7 @@ def _open(url: str):  # type: ignore[no-untyped-def]
     return open_source(SourceConfig(url=url))
 
 
-def _check_config(config_path: Path, no_auth: bool) -> None:
+def _check_config(config_path: Path, no_auth: bool) -> Config:
     """Load, reflect and validate once before serving: never start half-configured.
     This also generates the built-in server's first signing key before workers fork."""
     from wrapper.app import create_app
@@ -43,6 +51,7 @@ def _check_config(config_path: Path, no_auth: bool) -> None:
     state.source.close()
     if state.state is not None:
         state.state.close()
+    return state.config
 
 
 def _has_auth_section(config_path: Path) -> bool:
@@ -137,6 +146,15 @@ def serve(
     _serve(config_path, bind, workers, threads, server, dev, no_auth)
 
 
+def _share_metrics_between_workers() -> None:
+    """prometheus_client's multiprocess mode: set before it is first imported."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="legacy-wrapper-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
 def _serve(
     config_path: Path, bind: str, workers: int, threads: int, server: str, dev: bool, no_auth: bool
 ) -> None:
@@ -157,7 +175,22 @@ def _serve(
             "authentication is not configured: add an `auth:` section to the configuration "
             "(see README) or serve with --no-auth (loopback only)"
         )
-    _check_config(config_path, no_auth)
+    processes = 1 if dev else workers
+    if processes > 1:
+        _share_metrics_between_workers()
+    config = _check_config(config_path, no_auth)
+    from wrapper.limits import warn_if_per_process
+
+    problem = warn_if_per_process(config.limits, processes)
+    if problem:
+        _fail(problem)
+    cached = any(r.cache and r.cache.shared for v in config.versions for r in v.resources)
+    if processes > 1 and cached and config.cache.storage.startswith("memory://"):
+        log.warning(
+            "cache.storage is memory://: each of the %d workers keeps its own cache and "
+            "coalesces alone (use redis:// to share them)",
+            processes,
+        )
     if dev:
         run_dev(config_path, bind, no_auth)
     elif server == "granian":

@@ -8,7 +8,19 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
       pool_size: 5
       pool_timeout: 5                  # seconds to wait for a free connection
       statement_timeout: 10            # seconds a legacy query may run
+      max_concurrent: 5                # bulkhead: queries at once per process (default pool_size)
+      queue_timeout: 5                 # seconds a caller waits for a slot, then 503 (pool_timeout)
     paging: {default_limit: 50, max_limit: 1000}
+    limits:                            # absent: no rate limits
+      storage: memory://               # redis://127.0.0.1:6379/0 when several workers serve
+      strategy: fixed-window           # or moving-window, sliding-window-counter
+      default: 600/minute              # per client (identity, else client IP)
+      global: 6000/minute              # all clients together
+      scopes: {dashboards: 6000/minute}  # tiers by token scope (most generous wins)
+      clients: {reporting-svc: 20000/minute}  # tiers by identity (before scopes)
+    cache:                             # the shared response cache and its request coalescing
+      storage: memory://               # redis://... when several workers or hosts serve
+      wait: 5                          # seconds identical requests wait for the first one
     versions:
       v1:
         title: Plant API
@@ -39,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from limits import parse_many
 
 from wrapper.auth.config import AuthConfig, parse_auth
 from wrapper.yaml_source import Located, Problems, load_yaml
@@ -66,6 +79,48 @@ class SourceConfig:
     pool_size: int = 5
     pool_timeout: float = 5.0
     statement_timeout: float | None = 10.0
+    max_concurrent: int | None = None  # bulkhead size; None: pool_size
+    queue_timeout: float | None = None  # bulkhead wait; None: pool_timeout
+
+    @property
+    def bulkhead_size(self) -> int:
+        return self.max_concurrent or self.pool_size
+
+    @property
+    def bulkhead_wait(self) -> float:
+        return self.queue_timeout if self.queue_timeout is not None else self.pool_timeout
+
+
+LIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Rate limits; `enabled` is False when the file has no `limits` section."""
+
+    enabled: bool = False
+    storage: str = "memory://"
+    strategy: str = "fixed-window"
+    key_prefix: str = "lw-limits"
+    default: str | None = None  # per client
+    global_: str | None = None  # all clients together
+    scopes: tuple[tuple[str, str], ...] = ()
+    clients: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Where cached responses live; resources opt in with `cache: {max_age: N}`."""
+
+    storage: str = "memory://"
+    key_prefix: str = "lw-cache"
+    wait: float = 5.0  # how long coalesced callers wait for the first one
+
+
+@dataclass(frozen=True)
+class ResourceCacheConfig:
+    max_age: int  # seconds: Cache-Control max-age and the shared cache lifetime
+    shared: bool = True  # False: only ETag and Cache-Control, no shared cache
 
 
 @dataclass(frozen=True)
@@ -115,6 +170,7 @@ class ResourceConfig:
     description: str | None
     line: int
     scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # operation -> scopes
+    cache: ResourceCacheConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +189,16 @@ class Config:
     filename: str = "<config>"
     base_dir: Path = Path(".")
     auth: AuthConfig | None = None  # None: only serveable with the explicit no-auth mode
+    limits: LimitsConfig = LimitsConfig()
+    cache: CacheConfig = CacheConfig()
+
+    def resource_cache(self, version: str, resource: str) -> ResourceCacheConfig | None:
+        for v in self.versions:
+            if v.name == version:
+                for r in v.resources:
+                    if r.name == resource:
+                        return r.cache
+        return None
 
 
 def load_config(path: str | Path) -> Config:
@@ -155,15 +221,26 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path
     problems = Problems(filename)
     if not isinstance(raw, Located):
         raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
-    _unknown_keys(raw, {"source", "paging", "versions", "auth"}, "", problems)
+    _unknown_keys(raw, {"source", "paging", "limits", "cache", "versions", "auth"}, "", problems)
     source = _source(raw, problems)
     paging = _paging(raw, problems)
+    limits = _limits(raw, problems)
+    cache = _cache(raw, problems)
     versions = _versions(raw, problems)
     auth = parse_auth(raw, base_dir, problems) if "auth" in raw else None
     if problems:
         raise ConfigError(problems.items)
     assert source is not None
-    return Config(source, paging, versions, filename=filename, base_dir=base_dir, auth=auth)
+    return Config(
+        source,
+        paging,
+        versions,
+        filename=filename,
+        base_dir=base_dir,
+        auth=auth,
+        limits=limits,
+        cache=cache,
+    )
 
 
 # ---------------------------------------------------------------------------- sections
@@ -194,7 +271,15 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
         return None
     _unknown_keys(
         node,
-        {"url", "read_only", "pool_size", "pool_timeout", "statement_timeout"},
+        {
+            "url",
+            "read_only",
+            "pool_size",
+            "pool_timeout",
+            "statement_timeout",
+            "max_concurrent",
+            "queue_timeout",
+        },
         "source",
         problems,
     )
@@ -207,6 +292,8 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
         ("pool_size", int),
         ("pool_timeout", (int, float)),
         ("statement_timeout", (int, float)),
+        ("max_concurrent", int),
+        ("queue_timeout", (int, float)),
     ):
         if key in node:
             value = _typed(node, key, kind, "source", problems)
@@ -230,6 +317,99 @@ def _paging(raw: Located, problems: Problems) -> PagingConfig:
     if not 1 <= default <= maximum:
         problems.at(node, "default_limit", "paging", "need 1 <= default_limit <= max_limit")
     return PagingConfig(default, maximum)
+
+
+def _storage(node: Located, path: str, problems: Problems) -> str:
+    storage = _typed(node, "storage", str, path, problems) or "memory://"
+    if not storage.startswith(("memory://", "redis://", "rediss://")):
+        problems.at(node, "storage", f"{path}.storage", "use memory:// or redis://host:port/db")
+    return storage
+
+
+def _rate(node: Located, key: str, path: str, problems: Problems) -> str | None:
+    value = _typed(node, key, str, path, problems)
+    if value is None:
+        return None
+    try:
+        parse_many(value)
+    except ValueError:
+        problems.at(node, key, path, f"{value!r} is not a rate such as 100/minute or 10/second")
+        return None
+    return value
+
+
+def _rates(node: Located, key: str, path: str, problems: Problems) -> tuple[tuple[str, str], ...]:
+    tiers = node.get(key)
+    if tiers is None:
+        return ()
+    if not isinstance(tiers, Located):
+        problems.at(node, key, f"{path}.{key}", "a mapping of name: rate")
+        return ()
+    found = []
+    for name in tiers:
+        rate = _rate(tiers, name, f"{path}.{key}.{name}", problems)
+        if rate:
+            found.append((str(name), rate))
+    return tuple(found)
+
+
+def _limits(raw: Located, problems: Problems) -> LimitsConfig:
+    node = raw.get("limits")
+    if node is None:
+        return LimitsConfig()
+    if not isinstance(node, Located):
+        problems.at(raw, "limits", "limits", "must be a mapping")
+        return LimitsConfig()
+    allowed = {"storage", "strategy", "key_prefix", "default", "global", "scopes", "clients"}
+    _unknown_keys(node, allowed, "limits", problems)
+    strategy = _typed(node, "strategy", str, "limits", problems) or "fixed-window"
+    if strategy not in LIMIT_STRATEGIES:
+        problems.at(node, "strategy", "limits.strategy", f"one of {list(LIMIT_STRATEGIES)}")
+    return LimitsConfig(
+        enabled=True,
+        storage=_storage(node, "limits", problems),
+        strategy=strategy,
+        key_prefix=_typed(node, "key_prefix", str, "limits", problems) or "lw-limits",
+        default=_rate(node, "default", "limits.default", problems),
+        global_=_rate(node, "global", "limits.global", problems),
+        scopes=_rates(node, "scopes", "limits", problems),
+        clients=_rates(node, "clients", "limits", problems),
+    )
+
+
+def _cache(raw: Located, problems: Problems) -> CacheConfig:
+    node = raw.get("cache")
+    if node is None:
+        return CacheConfig()
+    if not isinstance(node, Located):
+        problems.at(raw, "cache", "cache", "must be a mapping")
+        return CacheConfig()
+    _unknown_keys(node, {"storage", "key_prefix", "wait"}, "cache", problems)
+    wait = _typed(node, "wait", (int, float), "cache", problems)
+    if wait is not None and wait <= 0:
+        problems.at(node, "wait", "cache.wait", "must be greater than 0")
+        wait = None
+    return CacheConfig(
+        storage=_storage(node, "cache", problems),
+        key_prefix=_typed(node, "key_prefix", str, "cache", problems) or "lw-cache",
+        wait=float(wait or 5.0),
+    )
+
+
+def _resource_cache(body: Located, path: str, problems: Problems) -> ResourceCacheConfig | None:
+    node = body.get("cache")
+    if node is None:
+        return None
+    if not isinstance(node, Located):
+        problems.at(body, "cache", f"{path}.cache", "a mapping such as {max_age: 2}")
+        return None
+    _unknown_keys(node, {"max_age", "shared"}, f"{path}.cache", problems)
+    max_age = _typed(node, "max_age", int, f"{path}.cache", problems)
+    if max_age is None or max_age < 1:
+        problems.at(node, "max_age", f"{path}.cache.max_age", "whole seconds, at least 1")
+        return None
+    shared = _typed(node, "shared", bool, f"{path}.cache", problems)
+    return ResourceCacheConfig(max_age, True if shared is None else shared)
 
 
 def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
@@ -273,7 +453,7 @@ def _resource(
         return None
     _unknown_keys(
         body,
-        {"table", "schema", "key", "fields", "relations", "description", "scopes"},
+        {"table", "schema", "key", "fields", "relations", "description", "scopes", "cache"},
         path,
         problems,
     )
@@ -320,6 +500,7 @@ def _resource(
         description=body.get("description"),
         line=parent.line_of(name),
         scopes=_scopes(body, path, problems),
+        cache=_resource_cache(body, path, problems),
     )
 
 

@@ -15,7 +15,13 @@ import orjson
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from legacy_adapters.base import SourceError, SourceTimeout, SourceUnavailable, UnsupportedQuery
+from legacy_adapters.base import (
+    SourceBusy,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+    UnsupportedQuery,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "/problems/"
@@ -107,6 +113,17 @@ class SourceUnavailableProblem(Problem):
     title = "Legacy source unavailable"
 
 
+class RateLimited(Problem):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class SourceBusyProblem(SourceUnavailableProblem):
+    slug = "legacy-busy"
+    title = "Legacy source busy"
+
+
 PROBLEM_TYPES: dict[str, str] = {
     cls.slug: cls.title
     for cls in (
@@ -117,6 +134,8 @@ PROBLEM_TYPES: dict[str, str] = {
         InsufficientScope,
         Forbidden,
         SourceUnavailableProblem,
+        RateLimited,
+        SourceBusyProblem,
     )
 }
 PROBLEM_TYPES["unsupported-query"] = "Query not supported by the legacy source"
@@ -167,6 +186,10 @@ def handle_source_error(err: SourceError) -> Response:
             "detail": str(err),
         }
         return problem_response(400, body)
+    if isinstance(err, SourceBusy):
+        log.warning("legacy source busy: %s", err)
+        detail = "too many requests are reading the legacy database right now"
+        return handle_problem(SourceBusyProblem(detail, headers={"Retry-After": "1"}))
     if isinstance(err, SourceUnavailable):
         log.warning("legacy source unavailable: %s", err)
         detail = (

@@ -2,12 +2,15 @@
 one Blueprint per resource.
 
 Views parse and validate the query (cheap, hand-written), let the `Reader` run
-it, and encode the result once with orjson. The marshmallow schemas attached
-with `@blp.response` only document the responses.
+it, and hand the result to `Respond` (`wrapper.caching.Responder`), which
+encodes it once with orjson, adds the ETag and serves it through the shared
+cache when the resource opts in. The marshmallow schemas attached with
+`@blp.response` only document the responses.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -62,6 +65,7 @@ class VersionApi(Api):
 
 
 Authorize = Callable[[Resource, str], Access]  # (resource, "list" | "item") -> Access
+Respond = Callable[[Resource, Access, Callable[[], tuple[Any, dict[str, str]]]], Response]
 
 
 def register_version(
@@ -70,6 +74,7 @@ def register_version(
     reader: Reader,
     paging: PagingConfig,
     authorize: Authorize,
+    respond: Respond,
     api_key_header: str = "X-API-Key",
 ) -> Api:
     prefix = version.name.upper()
@@ -94,8 +99,14 @@ def register_version(
         api.spec.components.security_scheme(name, scheme)
     schemas = build_schemas(version)
     for resource in version.resources.values():
-        blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize)
+        blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize, respond)
         api.register_blueprint(blueprint)
+        for endpoint in ("list", "item"):
+            name = f"{blueprint.name}.{endpoint}"
+            if name in app.view_functions:
+                # flask-smorest's decorators only document here (views return a
+                # Response, which they pass through): skip their wrappers at run time.
+                app.view_functions[name] = inspect.unwrap(app.view_functions[name])
     return api
 
 
@@ -109,7 +120,12 @@ def _problems(blp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
 
 
 def _blueprint(
-    resource: Resource, item_schema: Any, reader: Reader, paging: PagingConfig, authorize: Authorize
+    resource: Resource,
+    item_schema: Any,
+    reader: Reader,
+    paging: PagingConfig,
+    authorize: Authorize,
+    respond: Respond,
 ) -> Blueprint:
     blp = Blueprint(
         f"{resource.version}-{resource.name}",
@@ -126,18 +142,22 @@ def _blueprint(
         **operation_security(resource, "list"),
     )
     @blp.response(200, page_schema(resource, item_schema))
-    @_problems(blp, 400, 401, 403, 503)
+    @_problems(blp, 400, 401, 403, 429, 503)
     def list_view() -> Response:
         access = authorize(resource, "list")
         view = access.view(resource)
-        query = parse_query(request.args, view, paging)
-        page = reader.list(view, query, access)
-        headers = {}
-        if page["next_cursor"]:
-            args = request.args.to_dict()
-            args["cursor"] = page["next_cursor"]
-            headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
-        return json_response(page, headers=headers)
+
+        def render() -> tuple[Any, dict[str, str]]:
+            query = parse_query(request.args, view, paging)  # a cache hit skips parsing
+            page = reader.list(view, query, access)
+            headers = {}
+            if page["next_cursor"]:
+                args = request.args.to_dict()
+                args["cursor"] = page["next_cursor"]
+                headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+            return page, headers
+
+        return respond(view, access, render)
 
     if resource.key:
 
@@ -149,11 +169,15 @@ def _blueprint(
             **operation_security(resource, "item"),
         )
         @blp.response(200, item_schema)
-        @_problems(blp, 400, 401, 403, 404, 503)
+        @_problems(blp, 400, 401, 403, 404, 429, 503)
         def item_view(key: str) -> Response:
             access = authorize(resource, "item")
             view = access.view(resource)
-            fields, expand = parse_item_args(request.args, view)
-            return json_response(reader.item(view, key, fields, expand, access))
+
+            def render() -> tuple[Any, dict[str, str]]:
+                fields, expand = parse_item_args(request.args, view)
+                return reader.item(view, key, fields, expand, access), {}
+
+            return respond(view, access, render)
 
     return blp

@@ -116,3 +116,63 @@ def test_demo_mapping_is_valid(app) -> None:
     assert v1["activity_log"].key == ()  # keyless table: list only
     assert v1["activity_log"].unique_tiebreak is False
     assert v1["jobs"].by_name["status"].filter_ops == {"eq", "ne", "in", "isnull"}
+
+
+def test_limits_cache_and_bulkhead_sections_are_checked_with_lines() -> None:
+    text = """\
+source: {url: 'sqlite:///x.db', max_concurrent: 0}
+limits:
+  storage: memcached://x
+  strategy: leaky-bucket
+  default: 10 per fortnight
+  scopes: {dashboards: 100/minute, reports: lots}
+  clients: [a]
+cache: {wait: 0}
+versions:
+  v1:
+    resources:
+      jobs:
+        table: JOBSCHED
+        fields: {job_id: JOB_NO}
+        cache: {max_age: 0}
+"""
+    joined = "\n".join(problems_of(text))
+    assert "w.yaml:1: source.max_concurrent: must be greater than 0" in joined
+    assert "w.yaml:3: limits.storage: use memory:// or redis://host:port/db" in joined
+    assert "w.yaml:4: limits.strategy: one of ['fixed-window'" in joined
+    assert "w.yaml:5: limits.default: '10 per fortnight' is not a rate" in joined
+    assert "w.yaml:6: limits.scopes.reports: 'lots' is not a rate" in joined
+    assert "w.yaml:7: limits.clients: a mapping of name: rate" in joined
+    assert "w.yaml:8: cache.wait: must be greater than 0" in joined
+    assert "w.yaml:15: versions.v1.resources.jobs.cache.max_age: whole seconds" in joined
+
+
+def test_limits_and_cache_parse_into_frozen_settings() -> None:
+    config = parse_config(
+        """\
+source: {url: 'sqlite:///x.db', pool_size: 3}
+limits:
+  storage: redis://127.0.0.1:6379/0
+  strategy: moving-window
+  default: 100/minute
+  global: 1000/minute
+  scopes: {dashboards: 600/minute}
+  clients: {reporting-svc: 50/second}
+cache: {storage: redis://127.0.0.1:6379/0, wait: 2}
+versions:
+  v1:
+    resources:
+      jobs: {table: JOBSCHED, fields: {job_id: JOB_NO}, cache: {max_age: 2}}
+"""
+    )
+    assert config.limits.enabled and config.limits.strategy == "moving-window"
+    assert config.limits.global_ == "1000/minute"
+    assert config.limits.scopes == (("dashboards", "600/minute"),)
+    assert config.limits.clients == (("reporting-svc", "50/second"),)
+    assert config.cache.storage.startswith("redis://") and config.cache.wait == 2
+    assert config.resource_cache("v1", "jobs").max_age == 2
+    assert config.source.bulkhead_size == 3 and config.source.bulkhead_wait == 5.0
+    plain = parse_config(
+        "source: {url: 'sqlite://'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}"
+    )
+    assert not plain.limits.enabled and plain.resource_cache("v1", "j") is None

@@ -7,8 +7,6 @@ call; per request it only reads headers and consults in-memory caches.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flask import Flask, request
 
 from wrapper.access import Access
@@ -24,9 +22,6 @@ from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
-
-if TYPE_CHECKING:
-    from wrapper.resources import Authorize
 
 
 class Guard:
@@ -62,6 +57,16 @@ class Guard:
     def authorize(self, resource: Resource, operation: str) -> Access:
         return self.policy.authorize(self.authenticate(), resource, operation)
 
+    def identify(self) -> Access:
+        """Who is calling, for rate limits: the authenticated client, or nobody in
+        particular (keyed by IP) when the credentials are missing or invalid: the
+        view answers those with 401 itself."""
+        try:
+            principal = self.authenticate()
+        except Unauthorized:
+            return Access()
+        return Access(identity=principal.subject, scopes=principal.scopes)
+
 
 def _issuer(config: IssuerConfig) -> Issuer:
     keys: KeyProvider
@@ -86,8 +91,8 @@ def declared_scopes(mapping: Mapping) -> list[str]:
     return sorted({s for v in mapping.versions.values() for s in version_scopes(v)})
 
 
-def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore) -> Authorize:
-    """Wire authentication into `app`; returns the views' `authorize`."""
+def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore) -> Guard:
+    """Wire authentication into `app`; the guard's `authorize` is what views call."""
     from wrapper.auth.server import register_server
 
     issuers = [_issuer(i) for i in auth.issuers]
@@ -103,4 +108,4 @@ def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore
     api_keys = ApiKeyVerifier(store, cache_seconds=auth.api_key_cache_seconds)
     guard = Guard(tokens, api_keys, Policy(mapping), auth.api_key_header)
     app.extensions["legacy_wrapper_auth"] = guard
-    return guard.authorize
+    return guard

@@ -114,7 +114,10 @@ class Policy:
             names |= {r.name for r in res.relations if not readable(version.resources[r.target])}
             if names:
                 hidden[res.name] = frozenset(names)
-        return Grants(Access(rules=rules, hidden=hidden, identity=principal.subject), denied)
+        return Grants(
+            Access(rules=rules, hidden=hidden, identity=principal.subject, scopes=principal.scopes),
+            denied,
+        )
 
 
 def _row_conditions(res: Resource, principal: Principal) -> tuple[tuple[Condition, ...], str]:

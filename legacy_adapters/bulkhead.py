@@ -1,0 +1,97 @@
+"""A bulkhead around any `Source`: at most K queries run against the legacy
+database at once (per process); further callers wait up to `wait` seconds for
+a slot and then fail with `SourceBusy`, which the facade answers with 503 and
+`Retry-After`, instead of piling up on the pool and the legacy server.
+
+Selects and counts take a slot. Reflection (once, at start) and `ping` do not:
+a readiness probe must not fail because the instance is busy, only when the
+legacy database is gone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from legacy_adapters.base import Schema, Select, Source, SourceBusy, TableRef
+
+
+class QueryObserver(Protocol):
+    """Told about each guarded query (metrics live outside the adapter layer)."""
+
+    def query(self, kind: str, seconds: float, failed: bool) -> None: ...
+
+    def rejected(self) -> None: ...
+
+
+class _Silent:
+    def query(self, kind: str, seconds: float, failed: bool) -> None:
+        pass
+
+    def rejected(self) -> None:
+        pass
+
+
+class Bulkhead:
+    """A `Source` that lets at most `size` queries reach `inner` at once."""
+
+    def __init__(
+        self, inner: Source, size: int, wait: float, observer: QueryObserver | None = None
+    ) -> None:
+        if size < 1:
+            raise ValueError("a bulkhead needs at least one slot")
+        self.inner = inner
+        self.size = size
+        self.wait = wait
+        self.observer: QueryObserver = observer or _Silent()
+        self._slots = threading.BoundedSemaphore(size)
+        self.dialect = inner.dialect
+        self.capabilities = inner.capabilities
+
+    @contextmanager
+    def _slot(self, kind: str) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self.wait):
+            self.observer.rejected()
+            raise SourceBusy(f"{self.size} legacy queries already running; none finished in time")
+        start = time.perf_counter()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            self._slots.release()
+            self.observer.query(kind, time.perf_counter() - start, failed)
+
+    def _run(self, kind: str, call: Callable[[], Any]) -> Any:
+        with self._slot(kind):
+            return call()
+
+    def reflect(
+        self, tables: Iterable[TableRef] | None = None, schemas: Sequence[str | None] = (None,)
+    ) -> Schema:
+        return self.inner.reflect(tables, schemas)
+
+    def prepare(self, schema: Schema) -> None:
+        self.inner.prepare(schema)
+
+    def select(self, query: Select) -> list[tuple[Any, ...]]:
+        return self._run("select", lambda: self.inner.select(query))
+
+    def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
+        return self._run("count", lambda: self.inner.count(query, estimate))
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        """Adapter-specific extras (e.g. `engine`, `build`) stay reachable."""
+        return getattr(self.inner, name)
+
+
+__all__ = ["Bulkhead", "QueryObserver"]

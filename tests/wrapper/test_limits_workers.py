@@ -1,0 +1,69 @@
+"""Rate limits across real worker processes: Redis shares the count, memory:// is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures import legacy_demo
+from wrapper.demo import MAPPING
+
+from .test_cli import free_port, get, run, wait_ready
+
+
+@pytest.fixture(scope="module")
+def plant_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    database = tmp_path_factory.mktemp("limited") / "plant.db"
+    legacy_demo.build(f"sqlite:///{database}", orders=100)
+    return database
+
+
+def write_config(folder: Path, database: Path, limits: str) -> Path:
+    config = folder / "wrapper.yaml"
+    text = MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{database}")
+    config.write_text(text.replace("\nversions:", f"\nlimits: {limits}\nversions:", 1))
+    return config
+
+
+def test_memory_limits_with_several_workers_are_refused(plant_db: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, plant_db, "{storage: 'memory://', default: 10/minute}")
+    code, out = run("serve", "--config", str(config), "--no-auth", "--workers", "4")
+    assert code == 2
+    assert "would admit 4N" in out and "redis://" in out
+
+
+@pytest.mark.slow
+def test_a_limit_of_n_admits_n_in_total_across_4_gunicorn_workers(
+    plant_db: Path, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    limits = f"{{storage: '{redis_url}', key_prefix: {redis_prefix}, default: 10/minute}}"
+    config = write_config(tmp_path, plant_db, limits)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "wrapper", "serve", "--config", str(config),
+               "--no-auth", "--bind", f"127.0.0.1:{port}", "--workers", "4"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
+    )
+    try:
+        wait_ready(base, proc)
+        statuses = [get(f"{base}/v1/jobs?limit=1")[0] for _ in range(40)]
+        assert statuses.count(200) == 10, statuses
+        assert statuses.count(429) == 30
+        for _ in range(8):  # /metrics is not limited; any worker reports the sum of all
+            status, body = get(f"{base}/metrics")
+            assert status == 200
+            assert 'lw_rate_limited_total{limit="client"} 30.0' in body.decode()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,52 @@
+"""Conditional GETs: strong ETags over the encoded body, `If-None-Match` -> 304.
+
+An `Entity` is a response body encoded once, with its ETag computed once; the
+shared cache stores entities, so a revalidation that hits the cache answers
+304 without touching the legacy database or encoding anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flask import Response, request
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Entity:
+    body: bytes
+    etag: str  # strong: quoted hash of `body`
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def make_entity(body: bytes, headers: Iterable[tuple[str, str]] = ()) -> Entity:
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+    return Entity(body, f'"{digest}"', tuple(headers))
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """`If-None-Match` uses the weak comparison (RFC 9110 13.1.2)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
+
+
+def respond(entity: Entity, cache_control: str | None = None) -> Response:
+    """200 with the entity, or 304 (no body) when the client already holds it."""
+    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
+        response = Response(status=304)
+    else:
+        response = Response(entity.body, mimetype=JSON)
+        for name, value in entity.headers:
+            response.headers.add(name, value)
+    response.headers.add("ETag", entity.etag)
+    if cache_control:
+        response.headers.add("Cache-Control", cache_control)
+    return response

@@ -1,0 +1,85 @@
+"""Prometheus metrics for the read path, exposed at `/metrics`.
+
+Each app owns its registry (no module-level state). Under several worker
+processes, prometheus_client's multiprocess mode is used when
+`PROMETHEUS_MULTIPROC_DIR` is set (`legacy-wrapper serve` sets it to a fresh
+directory when it starts more than one worker): every worker writes its
+values there and `/metrics` on any worker reports the sum over all workers.
+Only counters and histograms are used, so no gauge needs a multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """The wrapper's metrics; also the bulkhead's `QueryObserver`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.legacy_queries = Counter(
+            "lw_legacy_queries", "Queries run on the legacy database", ["kind", "outcome"],
+            registry=r,
+        )  # fmt: skip
+        self.legacy_seconds = Histogram(
+            "lw_legacy_query_seconds", "Legacy query latency", ["kind"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.bulkhead_rejections = Counter(
+            "lw_bulkhead_rejections", "Queries refused because the bulkhead was full", registry=r
+        )
+        self.cache_requests = Counter(
+            "lw_cache_requests",
+            "Shared response cache lookups by result (hit, miss, coalesced, bypass)",
+            ["resource", "result"],
+            registry=r,
+        )
+        self.coalesced_wait_seconds = Histogram(
+            "lw_coalesced_wait_seconds", "Time identical requests waited for the first one",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.not_modified = Counter(
+            "lw_not_modified", "Conditional requests answered 304", registry=r
+        )
+        self.rate_limited = Counter(
+            "lw_rate_limited", "Requests refused with 429", ["limit"], registry=r
+        )
+
+    # QueryObserver
+    def query(self, kind: str, seconds: float, failed: bool) -> None:
+        self.legacy_queries.labels(kind, "error" if failed else "ok").inc()
+        self.legacy_seconds.labels(kind).observe(seconds)
+
+    def rejected(self) -> None:
+        self.bulkhead_rejections.inc()
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def metrics_blueprint(metrics: Metrics) -> Blueprint:
+    blp = Blueprint("metrics", __name__)
+
+    @blp.get("/metrics")
+    def exposition() -> Response:
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+    return blp
