@@ -51,10 +51,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from limits import parse_many
 
 from wrapper.auth.config import AuthConfig, parse_auth
-from wrapper.yaml_source import Located, Problems, load_yaml
+from wrapper.protection_config import (
+    CacheConfig,
+    LimitsConfig,
+    ResourceCacheConfig,
+    parse_cache,
+    parse_limits,
+    parse_resource_cache,
+)
+from wrapper.yaml_source import Located, Problems, load_yaml, typed, unknown_keys
 
 CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
 OPERATIONS = ("list", "item")
@@ -89,38 +96,6 @@ class SourceConfig:
     @property
     def bulkhead_wait(self) -> float:
         return self.queue_timeout if self.queue_timeout is not None else self.pool_timeout
-
-
-LIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
-
-
-@dataclass(frozen=True)
-class LimitsConfig:
-    """Rate limits; `enabled` is False when the file has no `limits` section."""
-
-    enabled: bool = False
-    storage: str = "memory://"
-    strategy: str = "fixed-window"
-    key_prefix: str = "lw-limits"
-    default: str | None = None  # per client
-    global_: str | None = None  # all clients together
-    scopes: tuple[tuple[str, str], ...] = ()
-    clients: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class CacheConfig:
-    """Where cached responses live; resources opt in with `cache: {max_age: N}`."""
-
-    storage: str = "memory://"
-    key_prefix: str = "lw-cache"
-    wait: float = 5.0  # how long coalesced callers wait for the first one
-
-
-@dataclass(frozen=True)
-class ResourceCacheConfig:
-    max_age: int  # seconds: Cache-Control max-age and the shared cache lifetime
-    shared: bool = True  # False: only ETag and Cache-Control, no shared cache
 
 
 @dataclass(frozen=True)
@@ -189,8 +164,8 @@ class Config:
     filename: str = "<config>"
     base_dir: Path = Path(".")
     auth: AuthConfig | None = None  # None: only serveable with the explicit no-auth mode
-    limits: LimitsConfig = LimitsConfig()
-    cache: CacheConfig = CacheConfig()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     def resource_cache(self, version: str, resource: str) -> ResourceCacheConfig | None:
         for v in self.versions:
@@ -221,11 +196,11 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path
     problems = Problems(filename)
     if not isinstance(raw, Located):
         raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
-    _unknown_keys(raw, {"source", "paging", "limits", "cache", "versions", "auth"}, "", problems)
+    unknown_keys(raw, {"source", "paging", "limits", "cache", "versions", "auth"}, "", problems)
     source = _source(raw, problems)
     paging = _paging(raw, problems)
-    limits = _limits(raw, problems)
-    cache = _cache(raw, problems)
+    limits = parse_limits(raw, problems)
+    cache = parse_cache(raw, problems)
     versions = _versions(raw, problems)
     auth = parse_auth(raw, base_dir, problems) if "auth" in raw else None
     if problems:
@@ -246,30 +221,12 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path
 # ---------------------------------------------------------------------------- sections
 
 
-def _unknown_keys(node: Located, allowed: set[str], path: str, problems: Problems) -> None:
-    for key in node:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            problems.at(node, str(key), where, f"unknown key; expected one of {sorted(allowed)}")
-
-
-def _typed(node: Located, key: str, kind: type | tuple, path: str, problems: Problems) -> Any:
-    value = node.get(key)
-    if (value is not None and not isinstance(value, kind)) or (
-        isinstance(value, bool) and (kind is int or kind == (int, float))
-    ):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        problems.at(node, key, f"{path}.{key}", f"must be of type {names}")
-        return None
-    return value
-
-
 def _source(raw: Located, problems: Problems) -> SourceConfig | None:
     node = raw.get("source")
     if not isinstance(node, Located):
         problems.at(raw, "source", "source", "a mapping with at least `url` is required")
         return None
-    _unknown_keys(
+    unknown_keys(
         node,
         {
             "url",
@@ -283,7 +240,7 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
         "source",
         problems,
     )
-    url = _typed(node, "url", str, "source", problems)
+    url = typed(node, "url", str, "source", problems)
     if not url:
         problems.at(node, "url", "source.url", "a SQLAlchemy URL is required")
     values: dict[str, Any] = {"url": url or ""}
@@ -296,7 +253,7 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
         ("queue_timeout", (int, float)),
     ):
         if key in node:
-            value = _typed(node, key, kind, "source", problems)
+            value = typed(node, key, kind, "source", problems)
             if value is not None:
                 if kind is not bool and value <= 0:
                     problems.at(node, key, f"source.{key}", "must be greater than 0")
@@ -311,105 +268,12 @@ def _paging(raw: Located, problems: Problems) -> PagingConfig:
     if not isinstance(node, Located):
         problems.at(raw, "paging", "paging", "must be a mapping")
         return PagingConfig()
-    _unknown_keys(node, {"default_limit", "max_limit"}, "paging", problems)
-    default = _typed(node, "default_limit", int, "paging", problems) or 50
-    maximum = _typed(node, "max_limit", int, "paging", problems) or 1000
+    unknown_keys(node, {"default_limit", "max_limit"}, "paging", problems)
+    default = typed(node, "default_limit", int, "paging", problems) or 50
+    maximum = typed(node, "max_limit", int, "paging", problems) or 1000
     if not 1 <= default <= maximum:
         problems.at(node, "default_limit", "paging", "need 1 <= default_limit <= max_limit")
     return PagingConfig(default, maximum)
-
-
-def _storage(node: Located, path: str, problems: Problems) -> str:
-    storage = _typed(node, "storage", str, path, problems) or "memory://"
-    if not storage.startswith(("memory://", "redis://", "rediss://")):
-        problems.at(node, "storage", f"{path}.storage", "use memory:// or redis://host:port/db")
-    return storage
-
-
-def _rate(node: Located, key: str, path: str, problems: Problems) -> str | None:
-    value = _typed(node, key, str, path, problems)
-    if value is None:
-        return None
-    try:
-        parse_many(value)
-    except ValueError:
-        problems.at(node, key, path, f"{value!r} is not a rate such as 100/minute or 10/second")
-        return None
-    return value
-
-
-def _rates(node: Located, key: str, path: str, problems: Problems) -> tuple[tuple[str, str], ...]:
-    tiers = node.get(key)
-    if tiers is None:
-        return ()
-    if not isinstance(tiers, Located):
-        problems.at(node, key, f"{path}.{key}", "a mapping of name: rate")
-        return ()
-    found = []
-    for name in tiers:
-        rate = _rate(tiers, name, f"{path}.{key}.{name}", problems)
-        if rate:
-            found.append((str(name), rate))
-    return tuple(found)
-
-
-def _limits(raw: Located, problems: Problems) -> LimitsConfig:
-    node = raw.get("limits")
-    if node is None:
-        return LimitsConfig()
-    if not isinstance(node, Located):
-        problems.at(raw, "limits", "limits", "must be a mapping")
-        return LimitsConfig()
-    allowed = {"storage", "strategy", "key_prefix", "default", "global", "scopes", "clients"}
-    _unknown_keys(node, allowed, "limits", problems)
-    strategy = _typed(node, "strategy", str, "limits", problems) or "fixed-window"
-    if strategy not in LIMIT_STRATEGIES:
-        problems.at(node, "strategy", "limits.strategy", f"one of {list(LIMIT_STRATEGIES)}")
-    return LimitsConfig(
-        enabled=True,
-        storage=_storage(node, "limits", problems),
-        strategy=strategy,
-        key_prefix=_typed(node, "key_prefix", str, "limits", problems) or "lw-limits",
-        default=_rate(node, "default", "limits.default", problems),
-        global_=_rate(node, "global", "limits.global", problems),
-        scopes=_rates(node, "scopes", "limits", problems),
-        clients=_rates(node, "clients", "limits", problems),
-    )
-
-
-def _cache(raw: Located, problems: Problems) -> CacheConfig:
-    node = raw.get("cache")
-    if node is None:
-        return CacheConfig()
-    if not isinstance(node, Located):
-        problems.at(raw, "cache", "cache", "must be a mapping")
-        return CacheConfig()
-    _unknown_keys(node, {"storage", "key_prefix", "wait"}, "cache", problems)
-    wait = _typed(node, "wait", (int, float), "cache", problems)
-    if wait is not None and wait <= 0:
-        problems.at(node, "wait", "cache.wait", "must be greater than 0")
-        wait = None
-    return CacheConfig(
-        storage=_storage(node, "cache", problems),
-        key_prefix=_typed(node, "key_prefix", str, "cache", problems) or "lw-cache",
-        wait=float(wait or 5.0),
-    )
-
-
-def _resource_cache(body: Located, path: str, problems: Problems) -> ResourceCacheConfig | None:
-    node = body.get("cache")
-    if node is None:
-        return None
-    if not isinstance(node, Located):
-        problems.at(body, "cache", f"{path}.cache", "a mapping such as {max_age: 2}")
-        return None
-    _unknown_keys(node, {"max_age", "shared"}, f"{path}.cache", problems)
-    max_age = _typed(node, "max_age", int, f"{path}.cache", problems)
-    if max_age is None or max_age < 1:
-        problems.at(node, "max_age", f"{path}.cache.max_age", "whole seconds, at least 1")
-        return None
-    shared = _typed(node, "shared", bool, f"{path}.cache", problems)
-    return ResourceCacheConfig(max_age, True if shared is None else shared)
 
 
 def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
@@ -426,7 +290,7 @@ def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
         if not isinstance(body, Located):
             problems.at(node, name, path, "must be a mapping with `resources`")
             continue
-        _unknown_keys(body, {"title", "description", "resources"}, path, problems)
+        unknown_keys(body, {"title", "description", "resources"}, path, problems)
         resources_node = body.get("resources")
         if not isinstance(resources_node, Located) or not resources_node:
             problems.at(body, "resources", f"{path}.resources", "at least one resource is required")
@@ -451,7 +315,7 @@ def _resource(
     if not isinstance(body, Located):
         problems.at(parent, name, path, "must be a mapping with `table` and `fields`")
         return None
-    _unknown_keys(
+    unknown_keys(
         body,
         {"table", "schema", "key", "fields", "relations", "description", "scopes", "cache"},
         path,
@@ -461,7 +325,7 @@ def _resource(
     if not isinstance(table, str) or not table:
         problems.at(body, "table", f"{path}.table", "the legacy table or view name is required")
         table = ""
-    schema = _typed(body, "schema", str, path, problems)
+    schema = typed(body, "schema", str, path, problems)
     key = body.get("key")
     if key is not None:
         if isinstance(key, str):
@@ -500,7 +364,7 @@ def _resource(
         description=body.get("description"),
         line=parent.line_of(name),
         scopes=_scopes(body, path, problems),
-        cache=_resource_cache(body, path, problems),
+        cache=parse_resource_cache(body, path, problems),
     )
 
 
@@ -519,7 +383,7 @@ def _scopes(body: Located, path: str, problems: Problems) -> dict[str, tuple[str
     if node is None:
         return {}
     if isinstance(node, Mapping):
-        _unknown_keys(node, set(OPERATIONS), f"{path}.scopes", problems)
+        unknown_keys(node, set(OPERATIONS), f"{path}.scopes", problems)
         result = {}
         for op, value in node.items():
             scopes = _scope_list(value)
@@ -545,7 +409,7 @@ def _row_rule(body: Located, path: str, problems: Problems) -> RowRuleConfig | N
         problems.at(body, "rows", f"{path}.rows", "a claim name or {claim:, unless_scope:}")
         return None
     if isinstance(node, Located):
-        _unknown_keys(node, {"claim", "unless_scope"}, f"{path}.rows", problems)
+        unknown_keys(node, {"claim", "unless_scope"}, f"{path}.rows", problems)
     claim, unless = node.get("claim"), node.get("unless_scope")
     if not isinstance(claim, str) or not claim:
         problems.at(body, "rows", f"{path}.rows.claim", "the token claim rows must match")
@@ -574,7 +438,7 @@ def _field(
     if not isinstance(body, Located):
         problems.add(line, path, "must be a column name or a mapping with `column`")
         return None
-    _unknown_keys(
+    unknown_keys(
         body,
         {"column", "convert", "filter", "sort", "description", "scope", "rows"},
         path,
@@ -627,7 +491,7 @@ def _relation(
     if not isinstance(body, Located):
         problems.add(line, path, "must be a mapping with `resource` and `on`")
         return None
-    _unknown_keys(body, {"resource", "on", "many"}, path, problems)
+    unknown_keys(body, {"resource", "on", "many"}, path, problems)
     resource = body.get("resource")
     on = body.get("on")
     if not isinstance(resource, str):

@@ -81,3 +81,21 @@ class Problems:
 
 def _line(node: Any) -> int:
     return node.line if isinstance(node, Located) else 0
+
+
+def unknown_keys(node: Located, allowed: set[str], path: str, problems: Problems) -> None:
+    for key in node:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            problems.at(node, str(key), where, f"unknown key; expected one of {sorted(allowed)}")
+
+
+def typed(node: Located, key: str, kind: type | tuple, path: str, problems: Problems) -> Any:
+    value = node.get(key)
+    if (value is not None and not isinstance(value, kind)) or (
+        isinstance(value, bool) and (kind is int or kind == (int, float))
+    ):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        problems.at(node, key, f"{path}.{key}", f"must be of type {names}")
+        return None
+    return value
