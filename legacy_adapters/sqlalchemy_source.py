@@ -74,7 +74,8 @@ class SQLAlchemySource:
     def _make_engine(self, pool_size: int, pool_timeout: float) -> Engine:
         url: URL = self.url
         connect_args: dict[str, Any] = {}
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # A network database may have dropped idle connections; a file cannot.
+        kwargs: dict[str, Any] = {"pool_pre_ping": self.dialect != "sqlite"}
         if self.dialect == "sqlite":
             database = url.database or ""
             on_disk = bool(database) and database != ":memory:"
@@ -120,10 +121,13 @@ class SQLAlchemySource:
                 dbapi_conn.set_progress_handler(_progress, 10_000)
 
         if timeout:
-
-            @event.listens_for(engine, "before_cursor_execute")
-            def _arm(conn: Any, _cursor: Any, *_args: Any) -> None:
-                deadline = conn.connection.info.get("lw_deadline")
+            # SQLite has no statement timeout: the progress handler interrupts any
+            # statement once the connection has been checked out for `timeout`
+            # seconds (one checkout serves one read: a page and its expansions).
+            # A pool event, not a per-statement one, keeps execution on the fast path.
+            @event.listens_for(engine, "checkout")
+            def _arm(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+                deadline = record.info.get("lw_deadline")
                 if deadline is not None:
                     deadline[0] = time.monotonic() + timeout
 
@@ -213,7 +217,7 @@ class SQLAlchemySource:
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         stmt, params = self.build(query)
         with self._connect() as conn:
-            return [tuple(row) for row in conn.execute(stmt, params)]
+            return conn.execute(stmt, params).all()  # Rows index like tuples
 
     def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
         table = self._table(query.table)

@@ -115,6 +115,23 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _selected(
+    resource: Resource, fields: tuple[str, ...] | None
+) -> tuple[tuple[str, ...], _Columns, tuple[int, ...]]:
+    names = fields or tuple(f.name for f in resource.fields)
+    cols = _Columns()
+    return names, cols, tuple(cols.add(resource.by_name[n].column) for n in names)
+
+
+def _add_join_columns(resource: Resource, expand: tuple[str, ...], cols: _Columns) -> None:
+    """The local columns that embedding these relations joins on."""
+    for rel_name in expand:
+        rel = resource.relation(rel_name)
+        assert rel is not None
+        for local in rel.local:
+            cols.add(resource.by_name[local].column)
+
+
 def plan_list(
     resource: Resource,
     query: Query,
@@ -122,20 +139,14 @@ def plan_list(
     extra_where: tuple[Condition, ...] = (),
     column_types: dict[str, str] | None = None,
 ) -> Plan:
-    names = query.fields or tuple(f.name for f in resource.fields)
-    cols = _Columns()
-    positions = tuple(cols.add(resource.by_name[n].column) for n in names)
+    names, cols, positions = _selected(resource, query.fields)
     order: list[Order] = []
     for name, descending in query.sort:
         order.append(Order(resource.by_name[name].column, descending))
     seen = {o.column for o in order}
     order += [Order(c) for c in resource.tiebreak if c not in seen]
     order_positions = tuple(cols.add(o.column) for o in order)
-    for rel_name in query.expand:
-        rel = resource.relation(rel_name)
-        assert rel is not None
-        for local in rel.local:
-            cols.add(resource.by_name[local].column)
+    _add_join_columns(resource, query.expand, cols)
     where: list[Condition] = list(extra_where)
     for flt in query.filters:
         where.extend(translate_filter(resource, flt))
@@ -195,13 +206,13 @@ def plan_item(
     expand: tuple[str, ...] = (),
     extra_where: tuple[Condition, ...] = (),
 ) -> Plan:
-    query = Query(fields=fields, limit=1, expand=expand)
-    plan = plan_list(resource, query, extra_where=extra_where)
+    """One row by key: no order, no cursor."""
+    names, cols, positions = _selected(resource, fields)
+    _add_join_columns(resource, expand, cols)
     select = Select(
-        table=plan.select.table,
-        columns=plan.select.columns,
-        where=(*plan.select.where, *key_conditions(resource, key_text)),
+        table=resource.table,
+        columns=tuple(cols.names),
+        where=(*extra_where, *key_conditions(resource, key_text)),
         limit=2,
     )
-    return Plan(select, plan.field_names, plan.field_positions, plan.order_positions,
-                plan.cursor_print, plan.unique_order)  # fmt: skip
+    return Plan(select, names, positions, (), "", True)

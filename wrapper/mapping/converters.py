@@ -42,6 +42,10 @@ class Converter:
     operators: frozenset[str] = EQUALITY
     null_values: tuple[Any, ...] = ()
     sortable = True
+    # How row renderers may inline `render`: an expression on `{v}` (None: call it),
+    # and whether results may be memoized (pure, on values that repeat).
+    inline: str | None = None
+    memoize = False
 
     def render(self, value: Any) -> Any:
         return value
@@ -67,6 +71,8 @@ class StringConverter(Converter):
         self.pad_to = pad_to
         self.empty_as_null = empty_as_null
         self.fixed_length = pad_to is not None
+        if not empty_as_null:
+            self.inline = '{v} and {v}.rstrip(" ")' if trim else "{v}"
 
     def render(self, value: Any) -> Any:
         if value is None:
@@ -144,6 +150,10 @@ class IntegerConverter(Converter):
     kind = "integer"
     operators = ORDERED
 
+    def __init__(self, *, exact: bool = False) -> None:
+        if exact:  # the driver already returns int for this column
+            self.inline = "{v}"
+
     def render(self, value: Any) -> Any:
         return None if value is None else int(value)
 
@@ -190,6 +200,8 @@ class NumberConverter(Converter):
 
 class ImpliedDecimalConverter(Converter):
     """An integer with an implied decimal point: 12345 with scale 2 is 123.45."""
+
+    memoize = True
 
     kind = "decimal"
     operators = ORDERED
@@ -238,6 +250,8 @@ def _as_code(value: Any) -> Any:
 class BooleanConverter(Converter):
     """Flags such as `Y`/`N`, `1`/`0`, `T`/`F`."""
 
+    memoize = True
+
     kind = "boolean"
     operators = frozenset({"eq", "ne", "isnull"})
 
@@ -270,6 +284,8 @@ class BooleanConverter(Converter):
 
 class EnumConverter(Converter):
     """Legacy codes to readable names: `'RN'` <-> `"running"`."""
+
+    memoize = True
 
     kind = "enum"
 
@@ -330,6 +346,8 @@ def _century(yy: int) -> int:
 
 class _DigitsConverter(Converter):
     """Dates and times stored as digits, in an integer or a CHAR column."""
+
+    memoize = True
 
     def __init__(self, width: int, storage: str, null_values: Sequence[Any]) -> None:
         self.width = width
@@ -507,7 +525,7 @@ def build_converter(spec: Any, column: ColumnInfo) -> Converter:
             opts = _options(options, name, "encoding")
             return EncodedTextConverter(str(opts.get("encoding", "latin-1")))
         case "integer":
-            return IntegerConverter()
+            return IntegerConverter(exact=column.python_type == "int")
         case "number":
             return NumberConverter()
         case "decimal":
@@ -559,7 +577,7 @@ def infer_converter(column: ColumnInfo) -> Converter:
                 trim=column.fixed_length, pad_to=column.length if column.fixed_length else None
             )
         case "int":
-            return IntegerConverter()
+            return IntegerConverter(exact=True)
         case "float" | "decimal":
             return NumberConverter()
         case "bool":

@@ -15,6 +15,7 @@ from typing import Any
 from legacy_adapters.base import Schema, TableInfo, TableRef
 from wrapper.config import Config, ConfigError, ResourceConfig, RowRuleConfig, VersionConfig
 from wrapper.mapping.converters import Converter, MappingSpecError, build_converter
+from wrapper.mapping.rendering import compile_renderer
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,14 @@ class Resource:
     def renderer(
         self, names: tuple[str, ...], positions: tuple[int, ...]
     ) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
-        """A row -> JSON-ready dict function for these fields at these row positions.
-
-        Built once per distinct field selection and cached: the hot path is one
-        dict comprehension over prepared (name, position, converter) triples.
-        """
+        """A row -> JSON-ready dict function for these fields at these row positions,
+        compiled once per distinct field selection (see `rendering`)."""
         cache_key = (*names, *map(str, positions))
         fn = self._renderers.get(cache_key)
         if fn is None:
-            specs = tuple(
-                (name, pos, self.by_name[name].converter.render)
-                for name, pos in zip(names, positions, strict=True)
+            fn = compile_renderer(
+                [(n, p, self.by_name[n].converter) for n, p in zip(names, positions, strict=True)]
             )
-
-            def fn(row: tuple[Any, ...], _specs=specs) -> dict[str, Any]:
-                return {name: render(row[pos]) for name, pos, render in _specs}
-
             self._renderers[cache_key] = fn
         return fn
 
