@@ -54,24 +54,25 @@ def split_list(text: str) -> tuple[str, ...]:
 
 
 def parse_query(args: MultiDict, resource: Resource, paging: PagingConfig) -> Query:
-    for name in args:
-        if len(args.getlist(name)) > 1:
+    filters: list[Filter] = []
+    control: dict[str, str] = {}
+    for name, values in args.lists():
+        if len(values) > 1:
             raise InvalidParameter(
                 name, f"{name!r} is given more than once; use {name.split('[')[0]}[in]=a,b"
             )
-    filters: list[Filter] = []
-    for name, value in args.items():
         if name in CONTROL_PARAMETERS:
-            continue
-        filters.append(_filter(name, value, resource))
+            control[name] = values[0]
+        else:
+            filters.append(_filter(name, values[0], resource))
     return Query(
         filters=tuple(filters),
-        sort=_sort(args.get("sort"), resource),
-        fields=_fields(args.get("fields"), resource),
-        limit=parse_limit(args.get("limit"), paging),
-        cursor=_cursor(args.get("cursor")),
-        expand=_expand(args.get("expand"), resource),
-        count=_count(args.get("count")),
+        sort=_sort(control.get("sort"), resource),
+        fields=_fields(control.get("fields"), resource),
+        limit=parse_limit(control.get("limit"), paging),
+        cursor=_cursor(control.get("cursor")),
+        expand=_expand(control.get("expand"), resource),
+        count=_count(control.get("count")),
     )
 
 

@@ -115,21 +115,55 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _selected(
-    resource: Resource, fields: tuple[str, ...] | None
-) -> tuple[tuple[str, ...], _Columns, tuple[int, ...]]:
+@dataclass(frozen=True)
+class _Layout:
+    """Where things sit in the result rows of one (fields, sort, expand) shape."""
+
+    names: tuple[str, ...]
+    columns: tuple[str, ...]
+    positions: tuple[int, ...]
+    order: tuple[Order, ...]
+    order_positions: tuple[int, ...]
+    cursor_print: str
+
+
+_LAYOUTS_PER_RESOURCE = 1024
+
+
+def _layout(
+    resource: Resource,
+    fields: tuple[str, ...] | None,
+    sort: tuple[tuple[str, bool], ...],
+    expand: tuple[str, ...],
+    with_order: bool = True,
+) -> _Layout:
+    """Computed once per shape and kept on the resource (bounded)."""
+    key = (fields, sort, expand, with_order)
+    cache = resource.layouts
+    layout = cache.get(key)
+    if layout is not None:
+        return layout
     names = fields or tuple(f.name for f in resource.fields)
     cols = _Columns()
-    return names, cols, tuple(cols.add(resource.by_name[n].column) for n in names)
-
-
-def _add_join_columns(resource: Resource, expand: tuple[str, ...], cols: _Columns) -> None:
-    """The local columns that embedding these relations joins on."""
-    for rel_name in expand:
+    positions = tuple(cols.add(resource.by_name[n].column) for n in names)
+    order: list[Order] = []
+    if with_order:
+        order = [Order(resource.by_name[name].column, desc) for name, desc in sort]
+        seen = {o.column for o in order}
+        order += [Order(c) for c in resource.tiebreak if c not in seen]
+    order_positions = tuple(cols.add(o.column) for o in order)
+    for rel_name in expand:  # the local columns that embedding joins on
         rel = resource.relation(rel_name)
         assert rel is not None
         for local in rel.local:
             cols.add(resource.by_name[local].column)
+    print_ = fingerprint(
+        f"{resource.version}/{resource.name}", [(o.column, o.descending) for o in order]
+    )
+    layout = _Layout(names, tuple(cols.names), positions, tuple(order), order_positions, print_)
+    if len(cache) < _LAYOUTS_PER_RESOURCE:
+        cache[key] = layout
+    return layout
 
 
 def plan_list(
@@ -139,37 +173,34 @@ def plan_list(
     extra_where: tuple[Condition, ...] = (),
     column_types: dict[str, str] | None = None,
 ) -> Plan:
-    names, cols, positions = _selected(resource, query.fields)
-    order: list[Order] = []
-    for name, descending in query.sort:
-        order.append(Order(resource.by_name[name].column, descending))
-    seen = {o.column for o in order}
-    order += [Order(c) for c in resource.tiebreak if c not in seen]
-    order_positions = tuple(cols.add(o.column) for o in order)
-    _add_join_columns(resource, query.expand, cols)
+    layout = _layout(resource, query.fields, query.sort, query.expand)
     where: list[Condition] = list(extra_where)
     for flt in query.filters:
         where.extend(translate_filter(resource, flt))
-    print_ = fingerprint(
-        f"{resource.version}/{resource.name}", [(o.column, o.descending) for o in order]
-    )
     after, skip = None, 0
     if query.cursor is not None:
-        after, skip = decode_cursor(query.cursor, print_, len(order))
+        after, skip = decode_cursor(query.cursor, layout.cursor_print, len(layout.order))
         if column_types:
-            _check_cursor_types(after, [o.column for o in order], column_types)
+            _check_cursor_types(after, [o.column for o in layout.order], column_types)
         if resource.unique_tiebreak and skip:
             raise InvalidParameter("cursor", "cursor is not valid; use next_cursor as given")
     select = Select(
         table=resource.table,
-        columns=tuple(cols.names),
+        columns=layout.columns,
         where=tuple(where),
-        order_by=tuple(order),
+        order_by=layout.order,
         after=after,
         skip=skip,
         limit=query.limit + 1,  # one more tells whether there is a next page
     )
-    return Plan(select, names, positions, order_positions, print_, resource.unique_tiebreak)
+    return Plan(
+        select,
+        layout.names,
+        layout.positions,
+        layout.order_positions,
+        layout.cursor_print,
+        resource.unique_tiebreak,
+    )
 
 
 def _check_cursor_types(values: tuple[Any, ...], columns: list[str], types: dict[str, str]) -> None:
@@ -207,12 +238,11 @@ def plan_item(
     extra_where: tuple[Condition, ...] = (),
 ) -> Plan:
     """One row by key: no order, no cursor."""
-    names, cols, positions = _selected(resource, fields)
-    _add_join_columns(resource, expand, cols)
+    layout = _layout(resource, fields, (), expand, with_order=False)
     select = Select(
         table=resource.table,
-        columns=tuple(cols.names),
+        columns=layout.columns,
         where=(*extra_where, *key_conditions(resource, key_text)),
         limit=2,
     )
-    return Plan(select, names, positions, (), "", True)
+    return Plan(select, layout.names, layout.positions, (), "", True)

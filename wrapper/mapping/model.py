@@ -82,6 +82,11 @@ class Resource:
         return {}
 
     @cached_property
+    def layouts(self) -> dict[Any, Any]:
+        """Row layouts of query shapes, filled by the translate step."""
+        return {}
+
+    @cached_property
     def _renderers(self) -> dict[tuple[str, ...], Callable[[tuple[Any, ...]], dict[str, Any]]]:
         return {}
 
