@@ -5,12 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +14,8 @@ from click.testing import CliRunner
 from fixtures import legacy_demo
 from wrapper.cli import main
 from wrapper.demo import MAPPING
+
+from ..servers import get, serving
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -76,33 +73,6 @@ def test_serve_prints_every_config_problem_and_exits(tmp_path: Path) -> None:
     assert "w.yaml:5: versions.v1.resources" in out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-def wait_ready(base: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-        try:
-            if get(f"{base}/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not become ready")
-
-
 @pytest.fixture(scope="module")
 def served_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("served")
@@ -116,45 +86,27 @@ def served_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_serve_for_real(served_config: Path, server: str) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "wrapper", "serve", "--config", str(served_config),
-               "--no-auth", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--server", server]  # fmt: skip
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        wait_ready(base, proc)
+    with serving(served_config, "--no-auth", "--workers", "2", "--server", server) as (base, proc):
         status, body = get(f"{base}/v1/jobs?status=running&sort=due_date&limit=5")
         assert status == 200
         rows = json.loads(body)["data"]
         assert rows and all(r["status"] == "running" for r in rows)
         status, body = get(f"{base}/v1/jobs?stauts=running")
         assert status == 400 and json.loads(body)["parameter"] == "stauts"
-        if server == "gunicorn":
-            # Reload: SIGHUP starts fresh workers, which read the mapping again.
-            text = served_config.read_text()
-            served_config.write_text(
-                text.replace(
-                    "      job_id: {column: JOB_NO", "      job_number: {column: JOB_NO", 1
-                )
-            )
-            try:
-                os.kill(proc.pid, signal.SIGHUP)
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
-                    status, body = get(f"{base}/v1/jobs?limit=1")
-                    if status == 200 and "job_number" in json.loads(body)["data"][0]:
-                        break
-                    time.sleep(0.3)
-                else:
-                    raise AssertionError("SIGHUP did not reload the mapping")
-            finally:
-                served_config.write_text(text)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        # Reload: SIGHUP starts fresh workers, which read the mapping and reflect again.
+        text = served_config.read_text()
+        served_config.write_text(
+            text.replace("      job_id: {column: JOB_NO", "      job_number: {column: JOB_NO", 1)
+        )
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.kill(proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                status, body = get(f"{base}/v1/jobs?limit=1")
+                if status == 200 and "job_number" in json.loads(body)["data"][0]:
+                    break
+                time.sleep(0.3)
+            else:
+                raise AssertionError("SIGHUP did not reload the mapping")
+        finally:
+            served_config.write_text(text)

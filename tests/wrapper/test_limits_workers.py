@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,8 @@ import pytest
 from fixtures import legacy_demo
 from wrapper.demo import MAPPING
 
-from .test_cli import free_port, get, run, wait_ready
+from ..servers import get, serving
+from .test_cli import run
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +41,8 @@ def test_a_limit_of_n_admits_n_in_total_across_4_gunicorn_workers(
 ) -> None:
     limits = f"{{storage: '{redis_url}', key_prefix: {redis_prefix}, default: 10/minute}}"
     config = write_config(tmp_path, plant_db, limits)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "wrapper", "serve", "--config", str(config),
-               "--no-auth", "--bind", f"127.0.0.1:{port}", "--workers", "4"]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
-    )
-    try:
-        wait_ready(base, proc)
+    with serving(config, "--no-auth", "--workers", "4", env=env) as (base, _):
         statuses = [get(f"{base}/v1/jobs?limit=1")[0] for _ in range(40)]
         assert statuses.count(200) == 10, statuses
         assert statuses.count(429) == 30
@@ -60,10 +50,3 @@ def test_a_limit_of_n_admits_n_in_total_across_4_gunicorn_workers(
             status, body = get(f"{base}/metrics")
             assert status == 200
             assert 'lw_rate_limited_total{limit="client"} 30.0' in body.decode()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

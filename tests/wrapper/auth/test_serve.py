@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,11 +14,7 @@ import pytest
 from fixtures import legacy_demo
 from wrapper.demo import AUTH_SECTION, MAPPING, reset_personas
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ...servers import free_port, serving
 
 
 def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, Any, Any]:
@@ -40,28 +30,12 @@ def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tu
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_serve_with_auth(tmp_path: Path, server: str) -> None:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     legacy_demo.build(f"sqlite:///{tmp_path / 'plant.db'}", orders=100)
     config = tmp_path / "wrapper.yaml"
     text = MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{tmp_path / 'plant.db'}")
     config.write_text(text + AUTH_SECTION.format(bind=f"127.0.0.1:{port}"))
     personas = {name: (cid, secret) for name, cid, secret, _, _ in reset_personas(config)}
-    command = [sys.executable, "-m", "wrapper", "serve", "--config", str(config),
-               "--bind", f"127.0.0.1:{port}", "--workers", "2", "--server", server]  # fmt: skip
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            try:
-                if call(f"{base}/livez")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    with serving(config, "--workers", "2", "--server", server, port=port) as (base, _):
         status, headers, body = call(f"{base}/v1/jobs")
         assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
         basic = base64.b64encode(":".join(personas["floor supervisor WC03"]).encode()).decode()
@@ -77,10 +51,3 @@ def test_serve_with_auth(tmp_path: Path, server: str) -> None:
             assert status == 200 and {j["work_center"] for j in page["data"]} == {"WC03"}
         status, headers, _ = call(f"{base}/v1/orders", headers=auth)
         assert status == 403 and 'scope="orders:read"' in headers["WWW-Authenticate"]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
