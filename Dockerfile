@@ -5,9 +5,11 @@ COPY wrapper ./wrapper
 COPY legacy_adapters ./legacy_adapters
 COPY fixtures ./fixtures
 RUN pip install --no-cache-dir .
-RUN useradd --system wrapper
+RUN useradd --system --create-home wrapper && mkdir /state && chown wrapper /state
 USER wrapper
 EXPOSE 8080
-# Mount the mapping at /config/wrapper.yaml. Until authentication is configured the
-# server only serves loopback; put it behind a reverse proxy in the same pod.
-CMD ["legacy-wrapper", "serve", "--config", "/config/wrapper.yaml", "--bind", "127.0.0.1:8080", "--no-auth", "--server", "granian", "--workers", "2"]
+# Mount the mapping (with its `auth:` section) at /config/wrapper.yaml and keep the
+# wrapper's own state (clients, API keys, signing keys) on a volume at /state
+# (`auth: {state: /state/auth.db, ...}`). serve refuses to start without auth.
+VOLUME ["/state"]
+CMD ["legacy-wrapper", "serve", "--config", "/config/wrapper.yaml", "--bind", "0.0.0.0:8080", "--server", "granian", "--workers", "2"]
