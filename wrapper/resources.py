@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import marshmallow as ma
 import orjson
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
@@ -46,22 +45,21 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
-class _ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documents flask-smorest's stock error responses)."""
-
-    type = ma.fields.String(required=True)
-    title = ma.fields.String(required=True)
-    status = ma.fields.Integer(required=True)
-    detail = ma.fields.String()
-    instance = ma.fields.String()
-    parameter = ma.fields.String(metadata={"description": "the offending parameter"})
-
-
 class VersionApi(Api):
-    """One API version: its own OpenAPI document and docs page."""
+    """One API version: its own OpenAPI document and docs page.
 
-    ERROR_SCHEMA = _ProblemSchema
-    DEFAULT_ERROR_RESPONSE_NAME = None  # every operation lists its own problem responses
+    The stock error responses and offset-pagination header of flask-smorest are
+    not registered: every operation documents its own problem+json responses,
+    and paging is by cursor.
+    """
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        pass
+
+    def _register_pagination_header(self) -> None:
+        pass
 
 
 Authorize = Callable[[Resource, str], Access]  # (resource, "list" | "item") -> Access
