@@ -240,10 +240,6 @@ class Source(Protocol):
         """Reflect the named tables (or every table and view of `schemas`)."""
         ...
 
-    def prepare(self, schema: Schema) -> None:
-        """Bind the source to a reflected schema; called once before serving."""
-        ...
-
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         """Run a query and return rows as tuples in `query.columns` order."""
         ...

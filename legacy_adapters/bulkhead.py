@@ -74,9 +74,6 @@ class Bulkhead:
     ) -> Schema:
         return self.inner.reflect(tables, schemas)
 
-    def prepare(self, schema: Schema) -> None:
-        self.inner.prepare(schema)
-
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         return self._run("select", lambda: self.inner.select(query))
 

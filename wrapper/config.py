@@ -61,7 +61,7 @@ from wrapper.protection_config import (
     parse_limits,
     parse_resource_cache,
 )
-from wrapper.yaml_source import Located, Problems, load_yaml, typed, unknown_keys
+from wrapper.yaml_source import Located, Problems, load_yaml, section, typed, unknown_keys
 
 CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
 OPERATIONS = ("list", "item")
@@ -262,11 +262,8 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
 
 
 def _paging(raw: Located, problems: Problems) -> PagingConfig:
-    node = raw.get("paging")
+    node = section(raw, "paging", problems)
     if node is None:
-        return PagingConfig()
-    if not isinstance(node, Located):
-        problems.at(raw, "paging", "paging", "must be a mapping")
         return PagingConfig()
     unknown_keys(node, {"default_limit", "max_limit"}, "paging", problems)
     default = typed(node, "default_limit", int, "paging", problems) or 50

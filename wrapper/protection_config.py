@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from limits import parse_many
 
-from wrapper.yaml_source import Located, Problems, typed, unknown_keys
+from wrapper.yaml_source import Located, Problems, section, typed, unknown_keys
 
 LIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
 
@@ -79,11 +79,8 @@ def _rates(node: Located, key: str, path: str, problems: Problems) -> tuple[tupl
 
 
 def parse_limits(raw: Located, problems: Problems) -> LimitsConfig:
-    node = raw.get("limits")
+    node = section(raw, "limits", problems)
     if node is None:
-        return LimitsConfig()
-    if not isinstance(node, Located):
-        problems.at(raw, "limits", "limits", "must be a mapping")
         return LimitsConfig()
     allowed = {"storage", "strategy", "key_prefix", "default", "global", "scopes", "clients"}
     unknown_keys(node, allowed, "limits", problems)
@@ -103,11 +100,8 @@ def parse_limits(raw: Located, problems: Problems) -> LimitsConfig:
 
 
 def parse_cache(raw: Located, problems: Problems) -> CacheConfig:
-    node = raw.get("cache")
+    node = section(raw, "cache", problems)
     if node is None:
-        return CacheConfig()
-    if not isinstance(node, Located):
-        problems.at(raw, "cache", "cache", "must be a mapping")
         return CacheConfig()
     unknown_keys(node, {"storage", "key_prefix", "wait"}, "cache", problems)
     wait = typed(node, "wait", (int, float), "cache", problems)

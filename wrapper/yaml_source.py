@@ -99,3 +99,13 @@ def typed(node: Located, key: str, kind: type | tuple, path: str, problems: Prob
         problems.at(node, key, f"{path}.{key}", f"must be of type {names}")
         return None
     return value
+
+
+def section(raw: Located, key: str, problems: Problems) -> Located | None:
+    """An optional top-level section: None when absent, or (with a problem) when
+    it is not a mapping; the caller then uses its defaults."""
+    node = raw.get(key)
+    if node is not None and not isinstance(node, Located):
+        problems.at(raw, key, key, "must be a mapping")
+        return None
+    return node

@@ -209,3 +209,11 @@ def test_unreachable_database_answers_503(backend: str, tmp_path: Path) -> None:
         assert "legacy" in response.get_json()["detail"]
     with pytest.raises(SourceUnavailable):
         app.extensions["legacy_wrapper"].source.ping()
+
+
+def test_sources_meet_the_contract(source: SQLAlchemySource) -> None:
+    from legacy_adapters.base import Source
+    from legacy_adapters.bulkhead import Bulkhead
+
+    assert isinstance(source, Source)
+    assert isinstance(Bulkhead(source, 1, 1.0), Source)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wrapper.yaml_source import Located, Problems
+from wrapper.yaml_source import Located, Problems, unknown_keys
 
 ASYMMETRIC = ("RS256", "ES256")
 ALGORITHMS = (*ASYMMETRIC, "HS256")
@@ -84,7 +84,7 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
     if not isinstance(node, Located):
         problems.at(raw, "auth", "auth", "must be a mapping with `audience` and `state`")
         return None
-    _unknown(
+    unknown_keys(
         node,
         {
             "audience",
@@ -128,14 +128,6 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
     )
 
 
-def _unknown(node: Located, allowed: set[str], path: str, problems: Problems) -> None:
-    for key in node:
-        if key not in allowed:
-            problems.at(
-                node, str(key), f"{path}.{key}", f"unknown key; expected one of {sorted(allowed)}"
-            )
-
-
 def _string(
     node: Located, key: str, path: str, problems: Problems, *, required: bool = False
 ) -> str | None:
@@ -167,7 +159,7 @@ def _server(node: Located, problems: Problems) -> ServerConfig | None:
     if not isinstance(body, Located):
         problems.at(node, "server", "auth.server", "must be a mapping with `issuer`")
         return None
-    _unknown(body, {"issuer", "token_lifetime", "algorithm"}, "auth.server", problems)
+    unknown_keys(body, {"issuer", "token_lifetime", "algorithm"}, "auth.server", problems)
     issuer = _string(body, "issuer", "auth.server", problems, required=True)
     lifetime = body.get("token_lifetime", 900)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= 86400:
@@ -191,7 +183,7 @@ def _issuers(node: Located, base_dir: Path, problems: Problems) -> tuple[IssuerC
         if not isinstance(body, Located):
             problems.at(node, "issuers", path, "must be a mapping with `issuer` and a key source")
             continue
-        _unknown(
+        unknown_keys(
             body,
             {
                 "issuer",
