@@ -1,4 +1,9 @@
-"""The `legacy-wrapper` command line."""
+"""The `legacy-wrapper` command line.
+
+Every command fails the same way: one line saying what is wrong and what to do,
+exit status 2, never a traceback (`legacy-wrapper -v ...` shows the traceback of
+an unexpected error). Configuration problems are listed one per line.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -23,9 +28,48 @@ if TYPE_CHECKING:
 log = logging.getLogger("legacy_wrapper")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+def _config_problems(problems: list[str]) -> str:
+    return "the configuration has problems:\n" + "\n".join(f"  {p}" for p in problems)
+
+
+class _Commands(click.Group):
+    """Turns what a command may run into (a bad configuration, a legacy source
+    that cannot be used or reached, a file that cannot be read or written) into
+    one line and a hint, for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SourceError as err:
+            _fail(f"cannot read the legacy source: {err}")
+        except OSError as err:
+            if err.filename is None:
+                _unexpected(ctx, err)
+            _fail(f"{err.filename}: {err.strerror or err}")
+        except Exception as err:
+            from wrapper.config import ConfigError
+
+            if isinstance(err, ConfigError):
+                _fail(_config_problems(err.problems))
+            _unexpected(ctx, err)
+
+
+def _unexpected(ctx: click.Context, err: Exception) -> NoReturn:
+    if ctx.params.get("verbose"):
+        raise err
+    lines = str(err).strip().splitlines()
+    _fail(
+        f"unexpected {type(err).__name__}: {lines[0] if lines else ''} "
+        f"(run `legacy-wrapper -v {ctx.invoked_subcommand or ''} ...` to see where)",
+        1,
+    )
 
 
 def _open(url: str):  # type: ignore[no-untyped-def]
@@ -55,17 +99,19 @@ def _check_config(config_path: Path, no_auth: bool) -> Config:
 
 
 def _has_auth_section(config_path: Path) -> bool:
+    """False only for a readable mapping without `auth:`; an unreadable or
+    malformed file is left to the configuration check, which names the problem."""
     from wrapper.yaml_source import load_yaml
 
     try:
         raw = load_yaml(config_path.read_text(encoding="utf-8"))
     except Exception:
-        return False
-    return isinstance(raw, dict) and raw.get("auth") is not None
+        return True
+    return not isinstance(raw, dict) or raw.get("auth") is not None
 
 
-@click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.group(cls=_Commands)
+@click.option("-v", "--verbose", is_flag=True, help="Log more; show tracebacks.")
 def main(verbose: bool) -> None:
     """Serve a legacy database as a modern, versioned REST API."""
     logging.basicConfig(
@@ -82,10 +128,7 @@ def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
     """Print the reflected schema: tables, views, columns, keys, indexes, foreign keys."""
     source = _open(url)
     started = time.perf_counter()
-    try:
-        schema = source.reflect(schemas=list(schemas) or [None])
-    except SourceError as err:
-        _fail(f"cannot read the legacy source: {err}")
+    schema = source.reflect(schemas=list(schemas) or [None])
     elapsed = time.perf_counter() - started
     if as_json:
         click.echo(json.dumps(schema.to_dict(), indent=2))
@@ -119,10 +162,7 @@ def init(url: str, schemas: tuple[str, ...], output: Path) -> None:
     """Write a starting mapping file from reflection."""
     from wrapper.scaffold import scaffold
 
-    try:
-        schema = _open(url).reflect(schemas=list(schemas) or [None])
-    except SourceError as err:
-        _fail(f"cannot read the legacy source: {err}")
+    schema = _open(url).reflect(schemas=list(schemas) or [None])
     output.write_text(scaffold(schema, url), encoding="utf-8")
     click.echo(f"wrote {output} with {len(schema.tables)} resources", err=True)
 
@@ -210,10 +250,8 @@ def _serve(
 )
 def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> None:
     """Write one OpenAPI document per API version (vN.json)."""
-    import tempfile
-
     from wrapper.app import create_app
-    from wrapper.config import ConfigError, load_config
+    from wrapper.config import load_config
     from wrapper.demo import prepare_demo
 
     if demo == (config_path is not None):
@@ -221,10 +259,7 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         path = prepare_demo(Path(tmp), orders=50) if demo else config_path
         assert path is not None
-        try:
-            app = create_app(load_config(path), no_auth=True)  # the documents need no keys
-        except ConfigError as err:
-            _fail("\n".join(err.problems))
+        app = create_app(load_config(path), no_auth=True)  # the documents need no keys
         documents = {}
         with app.test_client() as client:
             for version in app.extensions["legacy_wrapper"].mapping.versions:
