@@ -11,6 +11,7 @@ import atexit
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -283,44 +284,93 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
 
 
 _PRINT_TOKEN = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+DEMO_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True)
 @click.option(
-    "--workdir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Folder for the demo database, its mapping and its state (one demo each).",
 )
 @click.option("--orders", default=2000, show_default=True, help="Size of the demo database.")
 @click.option(
     "--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True
 )
-@click.option("--workers", default=2, show_default=True)
-def demo(bind: str, workdir: Path, orders: int, server: str, workers: int) -> None:
+@click.option("--workers", type=int, help="Default: 2 with Redis, 1 without.")
+@click.option(
+    "--redis",
+    "redis_url",
+    default=DEMO_REDIS,
+    show_default=True,
+    help="Keep rate limits and the cache in this Redis when it answers; '' for memory.",
+)
+@click.option("--issuer", help="The URL clients use (default http://BIND; localhost for 0.0.0.0).")
+def demo(
+    bind: str,
+    workdir: Path,
+    orders: int,
+    server: str,
+    workers: int | None,
+    redis_url: str,
+    issuer: str | None,
+) -> None:
     """Build the demo legacy database and serve it with the demo mapping, with
-    auth: prints credentials for three personas."""
-    from wrapper.demo import prepare_demo, reset_personas
+    auth, rate limits and a short cache: prints credentials for four personas.
+    Refuses (and leaves it alone) when a demo already runs on the port or folder."""
+    from wrapper.demo import Protection, prepare_demo, redis_answers, reset_personas
+    from wrapper.demo.exclusive import DemoBusy, check_port, claim_workdir
+    from wrapper.serving import parse_bind
 
-    config_path = prepare_demo(workdir, orders=orders, bind=bind)
+    try:
+        host, port = parse_bind(bind)
+        check_port(host, port)
+    except (ValueError, DemoBusy) as err:
+        _fail(str(err))
+    shared = bool(redis_url) and redis_answers(redis_url)
+    workers = workers or (2 if shared else 1)
+    if workers > 1 and not shared:
+        _fail(
+            f"without Redis at {redis_url or '(none)'} the demo's rate limits count per "
+            "process: use --workers 1 (the default then), or start Redis"
+        )
+    try:
+        lock = claim_workdir(workdir)  # held until this process ends
+    except DemoBusy as err:
+        _fail(str(err))
+    public = issuer or f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+    protection = Protection(redis_url if shared else "memory://", key_prefix=f"lw-demo-{port}")
+    config_path = prepare_demo(
+        workdir, orders=orders, bind=bind, issuer=public.rstrip("/"), protection=protection
+    )
+    store = redis_url if shared else "memory (one worker; Redis makes it two)"
     click.echo(
         f"\n  legacy database: {workdir / 'plant.db'}\n  mapping:         {config_path}\n"
-        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n"
-        "                   Authorize there with a client below\n",
+        f"  docs:            {public}/v1/docs  (and /v2/docs)\n"
+        "                   Authorize there with a client below\n"
+        f"  rate limits:     120/minute per client, in {store}\n"
+        "  cache:           jobs 5 s, codes 60 s\n",
         err=True,
     )
     for name, client_id, secret, scopes, sees in reset_personas(config_path):
         click.echo(
             f"  {name}: {sees}\n    scopes {scopes}\n"
-            f"    client_id {client_id}\n    client_secret {secret}\n",
+            f"    export CLIENT_ID={shlex.quote(client_id)} "
+            f"CLIENT_SECRET={shlex.quote(secret)}\n",
             err=True,
         )
     click.echo(
-        "  get a token and use it:\n"
-        "    TOKEN=$(curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials \\\n"
-        f"      http://{bind}/oauth/token | python3 -c '{_PRINT_TOKEN}')\n"
-        f'    curl -H "Authorization: Bearer $TOKEN" http://{bind}/v1/jobs?limit=5\n',
+        "  paste one export line above, then get a token and use it:\n"
+        '    TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \\\n'
+        f"      {public}/oauth/token | python3 -c '{_PRINT_TOKEN}')\n"
+        f'    curl -i -H "Authorization: Bearer $TOKEN" "{public}/v1/jobs?limit=5"\n',
         err=True,
     )
-    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=False)
+    _serve(config_path, bind, workers, 4, server, dev=False, no_auth=False)
+    lock.close()
 
 
 def _register_auth_commands() -> None:
