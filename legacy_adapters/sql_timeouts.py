@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,17 @@ class Bounds:
         return cls(connect=min(answer or MAX_CONNECT, MAX_CONNECT), answer=answer)
 
 
-def connect_args(driver: str, bounds: Bounds) -> dict[str, Any]:
-    """The driver's own connection arguments for `bounds`."""
+def connect_args(url: URL, bounds: Bounds) -> dict[str, Any]:
+    """The driver's own connection arguments for `bounds`; what the URL's query
+    sets itself (e.g. `?connect_timeout=30`) is left to the URL."""
+    return {
+        key: value
+        for key, value in _driver_args(url.get_driver_name(), bounds).items()
+        if key not in url.query
+    }
+
+
+def _driver_args(driver: str, bounds: Bounds) -> dict[str, Any]:
     if driver == "psycopg":
         args: dict[str, Any] = {
             "connect_timeout": max(2, math.ceil(bounds.connect)),  # libpq: whole seconds, >= 2

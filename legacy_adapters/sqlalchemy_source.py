@@ -36,6 +36,7 @@ from legacy_adapters.base import (
     TableRef,
     UnsupportedQuery,
 )
+from legacy_adapters.sql_errors import describe_failure
 from legacy_adapters.sql_statements import StatementCache, build_statement, statement_values
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class SQLAlchemySource:
 
     def _make_engine(self, pool_size: int, pool_timeout: float) -> Engine:
         url: URL = self.url
-        connect_args = sql_timeouts.connect_args(url.get_driver_name(), self.bounds)
+        connect_args = sql_timeouts.connect_args(url, self.bounds)
         # No pool_pre_ping: a stale pooled connection fails its query, which is run
         # again once on a fresh connection (`_run`); that saves a round trip a
         # request, and a hung server costs one answer timeout instead of two.
@@ -170,7 +171,7 @@ class SQLAlchemySource:
         and only here. A pooled connection the server closed meanwhile (a restart,
         an idle cut) fails its first statement: the work is run once more on a
         fresh connection (reads only, so repeating is harmless)."""
-        with _translated():
+        with _translated(self.url):
             self._check_file()
             try:
                 with self.engine.connect() as conn:
@@ -316,7 +317,7 @@ class SQLAlchemySource:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def _translated(url: URL) -> Iterator[None]:
     try:
         yield
     except SourceError:
@@ -326,13 +327,19 @@ def _translated() -> Iterator[None]:
     except (exc.DataError, OverflowError) as err:
         raise UnsupportedQuery("a value does not fit the legacy column's type") from err
     except exc.DBAPIError as err:
-        if _is_timeout(err):
+        if _is_statement_timeout(err):
             raise SourceTimeout("the legacy database did not answer in time") from err
-        raise SourceUnavailable("the legacy database cannot be reached") from err
+        if _is_client_timeout(err):
+            raise SourceTimeout(describe_failure(url, err)) from err
+        raise SourceUnavailable(describe_failure(url, err)) from err
 
 
 def _is_timeout(err: exc.DBAPIError) -> bool:
-    """The server's statement timeout, or the client's own bound (`sql_timeouts`)."""
+    return _is_statement_timeout(err) or _is_client_timeout(err)
+
+
+def _is_statement_timeout(err: exc.DBAPIError) -> bool:
+    """The server ended the statement at its statement timeout."""
     text = str(err.orig).lower() if err.orig is not None else ""
     code = getattr(err.orig, "args", (None,))[0] if err.orig is not None else None
     return (
@@ -340,10 +347,17 @@ def _is_timeout(err: exc.DBAPIError) -> bool:
         or "canceling statement" in text
         or "interrupted" in text
         or "max_statement_time" in text
-        or sql_timeouts.NO_ANSWER in text
+        or code in (1969, 3024)
+    )
+
+
+def _is_client_timeout(err: exc.DBAPIError) -> bool:
+    """The client gave up waiting (`sql_timeouts`): to connect, or for an answer."""
+    text = str(err.orig).lower() if err.orig is not None else ""
+    return (
+        sql_timeouts.NO_ANSWER in text
         or "timeout expired" in text  # psycopg's connect_timeout
         or "timed out" in text  # PyMySQL's connect, read and write timeouts
-        or code in (1969, 3024)
     )
 
 

@@ -59,11 +59,11 @@ def load_schema(source: Source, config: Config) -> Schema:
             raise
         saved = read_snapshot(path)
         if saved is None or saved.dialect != source.dialect:
-            raise SourceUnavailable(f"{err}, and no saved schema at {path} to start from") from err
+            raise SourceUnavailable(f"{err} (and no saved schema at {path} to start from)") from err
         missing = [str(ref) for ref in wanted if saved.table(ref) is None]
         if missing:
             raise SourceUnavailable(
-                f"{err}, and the saved schema at {path} lacks {', '.join(missing)}"
+                f"{err} (and the saved schema at {path} lacks {', '.join(missing)})"
             ) from err
         log.warning("%s: starting from the schema saved at %s", err, path)
         return Schema(saved.dialect, tuple(t for t in saved.tables if t.ref in set(wanted)))
