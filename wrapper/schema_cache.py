@@ -2,6 +2,7 @@
 still comes up.
 
 Each successful serve-time reflection (only the mapped tables) is written to
+`source.schema_cache` (relative to the configuration file's folder), by default
 `<config folder>/.legacy-wrapper/schema-<hash of the source URL>.json`. When the
 legacy database cannot be reached at start, the mapping is checked against that
 copy instead: the server comes up, answers 503 for legacy reads, and the source
@@ -40,7 +41,10 @@ FORMAT = 1
 
 
 def snapshot_path(config: Config) -> Path | None:
-    """Where the copy lives: next to the configuration file (none without a file)."""
+    """Where the copy lives: `source.schema_cache`, else next to the configuration
+    file (none for a configuration that comes from no file)."""
+    if config.source.schema_cache:
+        return config.base_dir / config.source.schema_cache
     if not Path(config.filename).is_file():
         return None
     digest = hashlib.sha256(config.source.url.encode()).hexdigest()[:16]
@@ -99,8 +103,12 @@ def write_snapshot(path: Path, schema: Schema) -> None:
             file.write(text)
         os.replace(temporary, path)
     except OSError as err:
-        log.warning("cannot save the schema to %s (%s): a restart during an outage will fail",
-                    path, err)  # fmt: skip
+        log.warning(
+            "cannot save the schema to %s (%s): a restart while the legacy database is down "
+            "will fail; set source.schema_cache to a writable file",
+            path,
+            err,
+        )
 
 
 def _dict(table: TableInfo) -> dict[str, Any]:

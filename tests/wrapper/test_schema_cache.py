@@ -89,3 +89,17 @@ def test_the_saved_schema_is_the_reflected_one(demo_url: str, tmp_path: Path) ->
     # only the mapped tables, not the rest of the database (TRIKEY, NOKEY_DUPS, ...)
     mapped = {"CUSTMAST", "ORDHDR", "ORDLINE", "JOBSCHED", "ACTLOG", "CODETBL"}
     assert {t.ref.name for t in schema.tables} == mapped
+
+
+def test_source_schema_cache_puts_the_copy_where_it_says(demo_url: str, tmp_path: Path) -> None:
+    text = MAPPING.read_text().replace(
+        "statement_timeout: 5", "statement_timeout: 5\n  schema_cache: state/schema.json"
+    )
+    config = load_config(write_config(tmp_path, demo_url, text))
+    source = open_source(config.source)
+    try:
+        schema = load_schema(source, config)
+    finally:
+        source.close()
+    assert read_snapshot(tmp_path / "state" / "schema.json") == schema
+    assert not (tmp_path / ".legacy-wrapper").exists()
