@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -77,10 +76,6 @@ class SQLAlchemySource:
         self._tables: dict[TableRef, sa.Table] = {}
         self._statements = StatementCache()
         self._metadata = sa.MetaData()
-        # Tables whose reflection failed because the source was unreachable: reflected
-        # on first use (the facade serves from a schema snapshot meanwhile).
-        self._deferred: frozenset[TableRef] = frozenset()
-        self._reflect_lock = threading.Lock()
         self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
         self._file_identity = _identity(self._file) if self._file else None
 
@@ -206,26 +201,14 @@ class SQLAlchemySource:
         schemas: Sequence[str | None] = (None,),
     ) -> Schema:
         """Reflect `tables` (serve time: only what the mapping uses), or every
-        table and view of `schemas` (inspect and init).
-
-        When the source cannot be reached, `SourceUnavailable` is raised and the
-        `tables` asked for are reflected later, on the first query that needs one
-        of them: a facade that starts from a saved copy of the schema recovers by
-        itself once the database answers."""
+        table and view of `schemas` (inspect and init)."""
         wanted: dict[str | None, list[str]] = {}
         if tables is not None:
-            tables = list(tables)
             for ref in tables:
                 wanted.setdefault(ref.schema, []).append(ref.name)
         else:
             wanted = {s: [] for s in schemas}
-        try:
-            infos = self._run(lambda conn: self._reflect(conn, wanted, tables is not None))
-        except SourceUnavailable:
-            if tables is not None:
-                self._deferred = frozenset(tables)
-            raise
-        self._deferred = frozenset()
+        infos = self._run(lambda conn: self._reflect(conn, wanted, tables is not None))
         return Schema(dialect=self.dialect, tables=tuple(infos))
 
     def _reflect(
@@ -253,22 +236,10 @@ class SQLAlchemySource:
         return infos
 
     def _table(self, ref: TableRef) -> sa.Table:
-        table = self._tables.get(ref)
-        if table is None and ref in self._deferred:
-            self._reflect_deferred()
-            table = self._tables.get(ref)
-        if table is None:
-            raise SchemaMismatch(f"table {ref} was not reflected")
-        return table
-
-    def _reflect_deferred(self) -> None:
-        """Reflection put off at start, done once by the first query that needs it."""
-        with self._reflect_lock:
-            deferred = self._deferred
-            if not deferred:
-                return
-            self.reflect(tables=sorted(deferred, key=str))
-            log.info("reflected %d tables on first use", len(deferred))
+        try:
+            return self._tables[ref]
+        except KeyError:
+            raise SchemaMismatch(f"table {ref} was not reflected") from None
 
     # ------------------------------------------------------------------ reading
 

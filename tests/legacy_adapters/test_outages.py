@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from legacy_adapters.base import Select, SourceTimeout, SourceUnavailable, TableRef
+from legacy_adapters.bulkhead import Bulkhead
 from legacy_adapters.sqlalchemy_source import SQLAlchemySource
 
 from ..outages import FaultProxy
@@ -93,12 +94,13 @@ def test_a_restarted_database_costs_no_failed_request(
     assert len(source.select(JOBS)) == 3  # the stale pooled connection is replaced
 
 
-def test_reflection_put_off_at_start_happens_on_first_use(
+def test_reflection_put_off_by_an_outage_is_done_by_the_first_query(
     source: SQLAlchemySource, proxy: FaultProxy
 ) -> None:
+    guarded = Bulkhead(source, size=2, wait=1)  # how the facade holds every source
     proxy.set("refuse")
-    failed = outcome(lambda: source.reflect(tables=[TableRef("JOBSCHED")]))
+    failed = outcome(lambda: guarded.reflect(tables=[TableRef("JOBSCHED")]))
     assert isinstance(failed, SourceUnavailable)
-    assert isinstance(outcome(lambda: source.select(JOBS)), SourceUnavailable)
+    assert isinstance(outcome(lambda: guarded.select(JOBS)), SourceUnavailable)
     proxy.set("forward")
-    assert len(source.select(JOBS)) == 3
+    assert len(guarded.select(JOBS)) == 3
