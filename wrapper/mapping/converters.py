@@ -451,7 +451,14 @@ class LegacyTimeConverter(_DigitsConverter):
         return (self._stored(number),)
 
     def json_schema(self) -> dict[str, Any]:
-        return {"type": "string", "format": "time"}
+        # Not JSON Schema's `time` format: RFC 3339 times carry an offset, these do not.
+        seconds = "[0-5][0-9]" if self.width == 6 else "00"
+        return {"type": "string", "pattern": f"^{_HOURS}:[0-5][0-9]:{seconds}$"}
+
+
+_HOURS = "(?:[01][0-9]|2[0-3])"
+_LOCAL_TIME = f"{_HOURS}:[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,6}})?"
+_OFFSET = "(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 
 
 class NativeTemporalConverter(Converter):
@@ -477,8 +484,14 @@ class NativeTemporalConverter(Converter):
             raise ConversionError(f"is not an ISO 8601 {self.kind}") from None
 
     def json_schema(self) -> dict[str, Any]:
-        fmt = {"date": "date", "datetime": "date-time", "time": "time"}[self.kind]
-        return {"type": "string", "format": fmt}
+        # Times and timestamps without a time zone are valid here, unlike in RFC 3339
+        # (JSON Schema's `time` and `date-time` formats): a pattern describes them.
+        if self.kind == "date":
+            return {"type": "string", "format": "date"}
+        if self.kind == "time":
+            return {"type": "string", "pattern": f"^{_LOCAL_TIME}{_OFFSET}$"}
+        date = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        return {"type": "string", "pattern": f"^{date}T{_LOCAL_TIME}{_OFFSET}$"}
 
 
 class BooleanNativeConverter(BooleanConverter):
