@@ -110,10 +110,11 @@ class KeyRing:
             self._install(keys)
 
     def _install(self, keys: list[CursorKey]) -> None:
-        known = self._keys
-        self._keys = {
-            kid: known.get(kid) or AESSIV(k.secret) for k in keys if (kid := bytes.fromhex(k.kid))
-        }
+        ciphers: dict[bytes, AESSIV] = {}
+        for key in keys:
+            kid = bytes.fromhex(key.kid)
+            ciphers[kid] = self._keys.get(kid) or AESSIV(key.secret)
+        self._keys = ciphers
         newest = next((k for k in keys if k.retire_at is None), keys[0])
         kid = bytes.fromhex(newest.kid)
         self._current = (kid, self._keys[kid])
@@ -132,7 +133,8 @@ def _store(config_path: Path) -> StateStore:
     try:
         config = load_config(config_path)
     except ConfigError as err:
-        click.echo("the configuration has problems:\n" + "\n".join(f"  {p}" for p in err.problems))
+        problems = "\n".join(f"  {p}" for p in err.problems)
+        click.echo(f"the configuration has problems:\n{problems}", err=True)
         sys.exit(2)
     return StateStore(config.state.url)
 

@@ -2,9 +2,10 @@
 version's document (in process, with a token that reaches every resource) and
 checks every answer against it.
 
-Bounded and deterministic: a fixed seed, derandomized generation, a few dozen
-examples per operation plus schemathesis' coverage phase (boundary values such
-as empty strings, and requests the document forbids, which must be refused).
+Bounded and deterministic: a fixed seed, derandomized generation, ten examples
+per operation plus schemathesis' coverage phase (boundary values such as empty
+strings, and requests the document forbids, which must be refused); about 15 s
+on an idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def test_every_operation_conforms_to_its_document(
             "headers": headers,
             "generation": {
                 "mode": "all",
-                "max-examples": 25,
+                "max-examples": 10,
                 "deterministic": True,
                 "database": "none",
             },
