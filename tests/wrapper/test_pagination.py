@@ -4,13 +4,17 @@ across restarts of a server that keeps its state database."""
 from __future__ import annotations
 
 import base64
+import json
+import os
 from pathlib import Path
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from ..authed import build_demo, close_app, open_app, write_config
+from ..servers import get, serving
 
 
 def raw(cursor: str) -> bytes:
@@ -103,3 +107,32 @@ def test_cursor_survives_a_restart_with_the_same_state(demo_folder: tuple[Path, 
         refused(stranger.test_client(), f"/v1/activity_log?limit=3&cursor={cursor}")
     finally:
         close_app(stranger)
+
+
+@pytest.mark.slow
+def test_every_worker_opens_every_cursor_and_a_restart_keeps_them(
+    demo_folder: tuple[Path, str],
+) -> None:
+    folder, url = demo_folder
+    served = folder / "served"
+    served.mkdir()
+    config = write_config(served, url, auth=False)
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    rows, cursors = 0, []
+    with serving(config, "--no-auth", "--workers", "3", env=env) as (base, _):
+        path = "/v1/activity_log?limit=25"
+        body = json.loads(get(f"{base}{path}")[1])
+        rows += len(body["data"])
+        while body["next_cursor"]:  # the connections land on whichever worker is free
+            cursors.append(body["next_cursor"])
+            status, raw_body = get(f"{base}{path}&cursor={body['next_cursor']}")
+            assert status == 200, raw_body
+            body = json.loads(raw_body)
+            rows += len(body["data"])
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert rows == conn.execute(sa.text('SELECT COUNT(*) FROM "ACTLOG"')).scalar()
+    engine.dispose()
+    with serving(config, "--no-auth", "--workers", "2", env=env) as (base, _):
+        for cursor in cursors[:5]:
+            assert get(f"{base}/v1/activity_log?limit=25&cursor={cursor}")[0] == 200
