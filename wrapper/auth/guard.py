@@ -7,7 +7,7 @@ call; per request it only reads headers and consults in-memory caches.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from wrapper.access import Access
 from wrapper.auth.apikeys import ApiKeyError, ApiKeyVerifier
@@ -34,6 +34,19 @@ class Guard:
         self.header = header
 
     def authenticate(self) -> Principal:
+        """The caller, once per request: the rate limiter and the view both ask."""
+        outcome = g.get("lw_caller")
+        if outcome is None:
+            try:
+                outcome = self._authenticate()
+            except Unauthorized as err:
+                outcome = err
+            g.lw_caller = outcome
+        if isinstance(outcome, Unauthorized):
+            raise outcome
+        return outcome
+
+    def _authenticate(self) -> Principal:
         authorization = request.headers.get("Authorization")
         if authorization:
             scheme, _, token = authorization.partition(" ")
