@@ -67,6 +67,7 @@ class AuthConfig:
     api_key_header: str = "X-API-Key"
     token_cache_size: int = 10_000
     api_key_cache_seconds: float = 10.0
+    api_key_refused_cache_seconds: float = 60.0
 
 
 def state_url(value: str, base_dir: Path) -> str:
@@ -95,6 +96,7 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
             "api_key_header",
             "token_cache_size",
             "api_key_cache_seconds",
+            "api_key_refused_cache_seconds",
         },
         "auth",
         problems,
@@ -106,6 +108,7 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
         ("clock_skew", int),
         ("token_cache_size", int),
         ("api_key_cache_seconds", (int, float)),
+        ("api_key_refused_cache_seconds", (int, float)),
     ):
         if key in node:
             value = node[key]

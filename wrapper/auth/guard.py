@@ -118,7 +118,11 @@ def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore
     tokens = TokenValidator(
         issuers, auth.audience, leeway=auth.clock_skew, cache_size=auth.token_cache_size
     )
-    api_keys = ApiKeyVerifier(store, cache_seconds=auth.api_key_cache_seconds)
+    api_keys = ApiKeyVerifier(
+        store,
+        cache_seconds=auth.api_key_cache_seconds,
+        refused_seconds=auth.api_key_refused_cache_seconds,
+    )
     guard = Guard(tokens, api_keys, Policy(mapping), auth.api_key_header)
     app.extensions["legacy_wrapper_auth"] = guard
     return guard
