@@ -3,6 +3,10 @@
 - `POST /oauth/token`: client_secret_basic or client_secret_post; answers a JWT
   access token (RFC 9068, `typ: at+jwt`) signed with the active signing key, with
   the configured lifetime, audience and the client's claims (e.g. customer_no).
+  An unknown client id and a wrong secret get the same `invalid_client` answer
+  after the same work (a lookup, a digest, a constant-time comparison); a
+  `scope` the client does not hold is `invalid_scope` (RFC 6749 5.2), a subset
+  of its scopes gives a token for that subset.
 - `GET /.well-known/jwks.json`: the public signing keys (old ones until retired).
 - `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
 """
@@ -15,6 +19,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Blueprint, Flask, Response, request
@@ -32,10 +37,12 @@ RESERVED_CLAIMS = frozenset(
 
 
 class Client(ClientMixin):
-    """A registered client as authlib sees it."""
+    """A registered client as authlib sees it; `known=False` stands in for a client
+    id that does not exist, so that it fails exactly like a wrong secret."""
 
-    def __init__(self, record: ClientRecord) -> None:
+    def __init__(self, record: ClientRecord, *, known: bool = True) -> None:
         self.record = record
+        self.known = known
 
     def get_client_id(self) -> str:
         return self.record.client_id
@@ -47,13 +54,14 @@ class Client(ClientMixin):
         granted = self.record.grant.scopes
         if not scope:
             return " ".join(granted)
-        return " ".join(s for s in scope.split() if s in granted)
+        return " ".join(s for s in dict.fromkeys(scope.split()) if s in granted)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(self.record.secret_sha256, digest(client_secret))
+        matches = hmac.compare_digest(self.record.secret_sha256, digest(client_secret))
+        return matches and self.known
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in AUTH_METHODS
@@ -65,8 +73,23 @@ class Client(ClientMixin):
         return grant_type == "client_credentials"
 
 
+def unknown_client(client_id: str) -> Client:
+    """A client that no secret opens: its digest is of a random value nobody knows."""
+    record = ClientRecord(client_id, "", digest(secrets.token_hex(32)), Grant((), {}), 0.0)
+    return Client(record, known=False)
+
+
 class _Grant(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        """RFC 6749 5.2: asking for a scope the client does not hold is `invalid_scope`."""
+        requested = (self.request.payload.scope or "").split()
+        missing = [s for s in dict.fromkeys(requested) if s not in self.client.record.grant.scopes]
+        if missing:
+            raise InvalidScopeError(
+                description=f"the client does not hold the scope {' '.join(missing)}"
+            )
 
 
 class _TokenGenerator(JWTBearerTokenGenerator):
@@ -100,9 +123,9 @@ def register_server(
     assert auth.server is not None
     server = AuthorizationServer()
 
-    def query_client(client_id: str) -> Client | None:
+    def query_client(client_id: str) -> Client:
         record = store.client(client_id)
-        return Client(record) if record else None
+        return Client(record) if record else unknown_client(client_id)
 
     server.init_app(app, query_client=query_client, save_token=lambda _token, _request: None)
     server.register_grant(_Grant)
