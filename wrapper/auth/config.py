@@ -11,6 +11,8 @@ Shape::
         issuer: http://127.0.0.1:8080
         token_lifetime: 900          # seconds
         algorithm: RS256             # or ES256
+        state_key_file: state.key    # the key sealing the signing keys (or the
+                                     # LEGACY_WRAPPER_STATE_KEY environment variable)
       issuers:                       # external identity providers (optional)
         - issuer: https://idp.example.com/
           jwks_url: https://idp.example.com/.well-known/jwks.json
@@ -55,6 +57,7 @@ class ServerConfig:
     issuer: str
     token_lifetime: int = 900
     algorithm: str = "RS256"
+    state_key_file: Path | None = None  # LEGACY_WRAPPER_STATE_KEY, when set, comes first
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
                 values[key] = value
     if "api_key_header" in node:
         values["api_key_header"] = _string(node, "api_key_header", "auth", problems) or "X-API-Key"
-    server = _server(node, problems) if "server" in node else None
+    server = _server(node, base_dir, problems) if "server" in node else None
     issuers = _issuers(node, base_dir, problems)
     if not audience or not state:
         return None
@@ -157,12 +160,17 @@ def _algorithms(
     return tuple(value)
 
 
-def _server(node: Located, problems: Problems) -> ServerConfig | None:
+def _server(node: Located, base_dir: Path, problems: Problems) -> ServerConfig | None:
     body = node["server"]
     if not isinstance(body, Located):
         problems.at(node, "server", "auth.server", "must be a mapping with `issuer`")
         return None
-    unknown_keys(body, {"issuer", "token_lifetime", "algorithm"}, "auth.server", problems)
+    unknown_keys(
+        body,
+        {"issuer", "token_lifetime", "algorithm", "state_key_file"},
+        "auth.server",
+        problems,
+    )
     issuer = _string(body, "issuer", "auth.server", problems, required=True)
     lifetime = body.get("token_lifetime", 900)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= 86400:
@@ -172,7 +180,11 @@ def _server(node: Located, problems: Problems) -> ServerConfig | None:
     if algorithm not in ASYMMETRIC:
         problems.at(body, "algorithm", "auth.server.algorithm", f"one of {list(ASYMMETRIC)}")
         algorithm = "RS256"
-    return ServerConfig(issuer, lifetime, algorithm) if issuer else None
+    name = _string(body, "state_key_file", "auth.server", problems)
+    key_file = (base_dir / name).resolve() if name else None
+    if not issuer:
+        return None
+    return ServerConfig(issuer, lifetime, algorithm, key_file)
 
 
 def _issuers(node: Located, base_dir: Path, problems: Problems) -> tuple[IssuerConfig, ...]:

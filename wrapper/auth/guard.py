@@ -16,6 +16,7 @@ from wrapper.auth.jwks import CachedKeys, KeyProvider, StaticKeys, fetch_url, lo
 from wrapper.auth.jwks import shared_secret as secret_keys
 from wrapper.auth.policy import Policy
 from wrapper.auth.principal import Principal
+from wrapper.auth.sealing import StateKeyError, load_state_key
 from wrapper.auth.signing import ensure_key, public_jwks
 from wrapper.auth.store import StateStore
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
@@ -110,11 +111,17 @@ def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore
 
     issuers = [_issuer(i) for i in auth.issuers]
     if auth.server is not None:
-        ensure_key(store, auth)
+        from wrapper.config import ConfigError
+
+        try:
+            state_key = load_state_key(auth.server.state_key_file)
+            ensure_key(store, auth, state_key)
+        except StateKeyError as err:
+            raise ConfigError([f"auth.server: {err}"]) from None
         own = CachedKeys(lambda: public_jwks(store), ttl=60.0, min_refetch=1.0, name="state")
         algorithms = frozenset({auth.server.algorithm})
         issuers.append(Issuer(auth.server.issuer, algorithms, own))
-        register_server(app, store, auth, declared_scopes(mapping))
+        register_server(app, store, auth, state_key, declared_scopes(mapping))
     tokens = TokenValidator(
         issuers, auth.audience, leeway=auth.clock_skew, cache_size=auth.token_cache_size
     )

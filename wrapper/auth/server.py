@@ -26,6 +26,7 @@ from flask import Blueprint, Flask, Response, request
 from joserfc.jwk import KeySet
 
 from wrapper.auth.config import AuthConfig
+from wrapper.auth.sealing import StateKey
 from wrapper.auth.signing import Signer, public_jwks
 from wrapper.auth.store import ClientRecord, Grant, StateStore, digest
 from wrapper.resources import json_response
@@ -118,7 +119,7 @@ class _TokenGenerator(JWTBearerTokenGenerator):
 
 
 def register_server(
-    app: Flask, store: StateStore, auth: AuthConfig, scopes: list[str]
+    app: Flask, store: StateStore, auth: AuthConfig, state_key: StateKey, scopes: list[str]
 ) -> AuthorizationServer:
     assert auth.server is not None
     server = AuthorizationServer()
@@ -129,7 +130,7 @@ def register_server(
 
     server.init_app(app, query_client=query_client, save_token=lambda _token, _request: None)
     server.register_grant(_Grant)
-    server.register_token_generator("default", _TokenGenerator(Signer(store, auth.server), auth))
+    server.register_token_generator("default", _TokenGenerator(Signer(store, state_key), auth))
     issuer = auth.server.issuer
     blueprint = Blueprint("oauth", __name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ auth:
   audience: plant-api
   state: auth.db
   clock_skew: 30
-  server: {{issuer: "http://{bind}", token_lifetime: 900}}
+  server: {{issuer: "http://{bind}", token_lifetime: 900, state_key_file: state.key}}
 """
 PERSONAS = (
     # (name, scopes, claims, what it sees)
@@ -43,7 +44,18 @@ def prepare_demo(workdir: Path, *, orders: int = 2000, bind: str = "127.0.0.1:80
     url = json.dumps(f"sqlite:///{database}")  # a JSON string is a valid YAML scalar
     text = text.replace("url: sqlite:///plant.db", f"url: {url}")
     config_path.write_text(text + AUTH_SECTION.format(bind=bind), encoding="utf-8")
+    ensure_state_key(workdir)
     return config_path
+
+
+def ensure_state_key(workdir: Path) -> Path:
+    """The demo's state key file (`state.key` beside its config), created once."""
+    from wrapper.auth.sealing import write_state_key_file
+
+    path = workdir / "state.key"
+    with contextlib.suppress(FileExistsError):  # an earlier run's: its signing keys need it
+        write_state_key_file(path)
+    return path
 
 
 def reset_personas(config_path: Path) -> list[tuple[str, str, str, str, str]]:

@@ -10,7 +10,8 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from wrapper.auth.signing import rotate
+from wrapper.auth.sealing import load_state_key
+from wrapper.auth.signing import private_jwk, rotate
 
 from .conftest import AUDIENCE, ISSUER, Tokens
 
@@ -131,14 +132,18 @@ def test_rotation_keeps_unexpired_tokens_valid(auth_app: Flask, tokens: Tokens) 
     client = auth_app.test_client()
     old = tokens("codes:read")
     state = auth_app.extensions["legacy_wrapper"]
-    kid = rotate(state.state, state.config.auth)
+    kid = rotate(
+        state.state, state.config.auth, load_state_key(state.config.auth.server.state_key_file)
+    )
     kids = {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
     assert kid in kids and len(kids) >= 2
     assert client.get("/v1/codes?limit=1", headers=old).status_code == 200
     # a new token signed with the new key is accepted once this worker signs with it
     guard = auth_app.extensions["legacy_wrapper_auth"]
     guard.tokens.issuers[ISSUER].keys.min_refetch = 0  # no wait for the refetch rate limit
-    new_key = KeySet.import_key_set({"keys": [state.state.signing_keys()[0].private_jwk]})
+    state_key = load_state_key(state.config.auth.server.state_key_file)
+    private = private_jwk(state.state.signing_keys()[0], state_key)
+    new_key = KeySet.import_key_set({"keys": [private]})
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 60, "scope": "codes:read"}
     token = jwt.encode({"alg": "RS256", "kid": kid}, claims, new_key)
