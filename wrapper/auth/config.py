@@ -13,6 +13,7 @@ Shape::
         algorithm: RS256             # or ES256
         state_key_file: state.key    # the key sealing the signing keys (or the
                                      # LEGACY_WRAPPER_STATE_KEY environment variable)
+        token_limits: {client: 20/minute, address: 60/minute}   # POST /oauth/token
       issuers:                       # external identity providers (optional)
         - issuer: https://idp.example.com/
           jwks_url: https://idp.example.com/.well-known/jwks.json
@@ -27,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from limits import parse_many
 
 from wrapper.yaml_source import Located, Problems, unknown_keys
 
@@ -58,6 +61,8 @@ class ServerConfig:
     token_lifetime: int = 900
     algorithm: str = "RS256"
     state_key_file: Path | None = None  # LEGACY_WRAPPER_STATE_KEY, when set, comes first
+    client_limit: str = "20/minute"  # token requests per client id
+    address_limit: str = "60/minute"  # token requests per client address
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ def _server(node: Located, base_dir: Path, problems: Problems) -> ServerConfig |
         return None
     unknown_keys(
         body,
-        {"issuer", "token_lifetime", "algorithm", "state_key_file"},
+        {"issuer", "token_lifetime", "algorithm", "state_key_file", "token_limits"},
         "auth.server",
         problems,
     )
@@ -182,9 +187,38 @@ def _server(node: Located, base_dir: Path, problems: Problems) -> ServerConfig |
         algorithm = "RS256"
     name = _string(body, "state_key_file", "auth.server", problems)
     key_file = (base_dir / name).resolve() if name else None
+    limits = _token_limits(body, problems)
     if not issuer:
         return None
-    return ServerConfig(issuer, lifetime, algorithm, key_file)
+    return ServerConfig(issuer, lifetime, algorithm, key_file, **limits)
+
+
+def _one_rate(value: str) -> bool:
+    try:
+        return len(parse_many(value)) == 1
+    except ValueError:
+        return False
+
+
+def _token_limits(body: Located, problems: Problems) -> dict[str, str]:
+    node = body.get("token_limits")
+    if node is None:
+        return {}
+    path = "auth.server.token_limits"
+    if not isinstance(node, Located):
+        problems.at(body, "token_limits", path, "a mapping with `client` and `address` rates")
+        return {}
+    unknown_keys(node, {"client", "address"}, path, problems)
+    found = {}
+    for key in ("client", "address"):
+        value = node.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not _one_rate(value):
+            problems.at(node, key, f"{path}.{key}", "one rate such as 20/minute")
+        else:
+            found[f"{key}_limit"] = value
+    return found
 
 
 def _issuers(node: Located, base_dir: Path, problems: Problems) -> tuple[IssuerConfig, ...]:

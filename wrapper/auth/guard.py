@@ -23,6 +23,7 @@ from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
+from wrapper.protection_config import LimitsConfig
 
 
 class Guard:
@@ -105,8 +106,15 @@ def declared_scopes(mapping: Mapping) -> list[str]:
     return sorted({s for v in mapping.versions.values() for s in version_scopes(v)})
 
 
-def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore) -> Guard:
-    """Wire authentication into `app`; the guard's `authorize` is what views call."""
+def setup_auth(
+    app: Flask,
+    auth: AuthConfig,
+    mapping: Mapping,
+    store: StateStore,
+    limits: LimitsConfig | None = None,
+) -> Guard:
+    """Wire authentication into `app`; the guard's `authorize` is what views call.
+    The token endpoint's limits count in `limits.storage` (default: in memory)."""
     from wrapper.auth.server import register_server
 
     issuers = [_issuer(i) for i in auth.issuers]
@@ -121,7 +129,8 @@ def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore
         own = CachedKeys(lambda: public_jwks(store), ttl=60.0, min_refetch=1.0, name="state")
         algorithms = frozenset({auth.server.algorithm})
         issuers.append(Issuer(auth.server.issuer, algorithms, own))
-        register_server(app, store, auth, state_key, declared_scopes(mapping))
+        storage = limits or LimitsConfig()
+        register_server(app, store, auth, state_key, declared_scopes(mapping), storage)
     tokens = TokenValidator(
         issuers, auth.audience, leeway=auth.clock_skew, cache_size=auth.token_cache_size
     )
