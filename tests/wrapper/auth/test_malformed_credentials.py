@@ -215,7 +215,7 @@ def apply(base: dict, change: dict) -> dict:
 
 
 @settings(
-    max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(
     how=st.sampled_from(["hs256", "rs256", "garbage signature", "raw header"]),
