@@ -32,6 +32,7 @@ from legacy_adapters.base import (
     TableRef,
     UnsupportedQuery,
 )
+from legacy_adapters.sql_errors import describe_failure
 from legacy_adapters.sql_statements import StatementCache, build_statement, statement_values
 
 _PYTHON_TYPES = {
@@ -163,7 +164,7 @@ class SQLAlchemySource:
         except exc.DBAPIError as err:
             if _is_timeout(err):
                 raise SourceTimeout("the legacy database did not answer in time") from err
-            raise SourceUnavailable("the legacy database cannot be reached") from err
+            raise SourceUnavailable(describe_failure(self.url, err)) from err
 
     # ------------------------------------------------------------------ reflection
 
