@@ -81,7 +81,7 @@ def create_app(
         from wrapper.auth.guard import setup_auth
 
         state = StateStore(config.auth.state)
-        guard = setup_auth(app, config.auth, mapping, state)
+        guard = setup_auth(app, config.auth, mapping, state, config.limits)
         authorize = guard.authorize
         caller = identify or guard.identify
     limiter = None

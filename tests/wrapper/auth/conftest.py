@@ -21,7 +21,7 @@ from wrapper.app import create_app
 from wrapper.auth.server import create_client
 from wrapper.auth.store import Grant
 from wrapper.config import parse_config
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, ensure_state_key
 
 ISSUER = "http://127.0.0.1:8080"
 AUDIENCE = "plant-api"
@@ -110,13 +110,15 @@ def idp() -> Iterator[Idp]:
 
 
 def auth_section(state: Path, jwks_url: str) -> str:
+    """An auth section with the built-in server, its state key in a file beside `state`."""
+    key_file = ensure_state_key(state.parent)
     return f"""
 auth:
   audience: {AUDIENCE}
   state: "{state}"
   clock_skew: 5
   api_key_cache_seconds: 0
-  server: {{issuer: "{ISSUER}", token_lifetime: 600}}
+  server: {{issuer: "{ISSUER}", token_lifetime: 600, state_key_file: "{key_file}"}}
   issuers:
     - {{issuer: "{EXTERNAL}", jwks_url: "{jwks_url}", algorithms: [RS256, ES256], jwks_min_refetch_seconds: 0}}
     - {{issuer: {SHARED}, shared_secret: {SECRET}, algorithms: [HS256]}}
