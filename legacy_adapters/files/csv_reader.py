@@ -1,0 +1,362 @@
+"""CSV exports: declared encoding, delimiter and quoting; header row or declared columns.
+
+The file is read in 1 MiB chunks, cut at line ends and transcoded in Python
+(`cp1252`, `latin-1`, `utf-8` with or without a byte order mark, or any Python
+codec where a newline is the byte 0x0A), then parsed by the standard `csv`
+module. Column types are declared (`types={"QTY": "integer", "AMT":
+"decimal(9,2)"}`) or inferred from the first `sample` records (see
+`csv_types`); an inferred type binds the whole file.
+
+Record errors, each with file, record number, line, byte offset and field:
+a row with another number of fields than the columns, a byte the encoding
+cannot decode, a value not of its column's type. A header row that differs
+from the declared columns is a `FileFormatError` (every record would be
+misread). Blank lines inside the data are errors; blank lines at the very end
+of the file hold no data and are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from legacy_adapters.files import csv_types
+from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row
+
+CHUNK_BYTES = 1 << 20
+BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\udc80-\udcff]")
+Quoting = Literal["minimal", "none"]
+
+
+class CsvReader:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        encoding: str = "utf-8",
+        delimiter: str = ",",
+        quotechar: str = '"',
+        quoting: Quoting = "minimal",
+        escapechar: str | None = None,
+        header: bool = True,
+        columns: Sequence[str] | None = None,
+        types: Mapping[str, str] | None = None,
+        decimal_point: str = ".",
+        sample: int = 1000,
+    ) -> None:
+        self._path = Path(path)
+        self.encoding = "utf-8" if encoding.lower().replace("_", "-") == "utf-8-sig" else encoding
+        self._bom = self.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        if quoting not in ("minimal", "none"):
+            raise ValueError("quoting must be 'minimal' or 'none'")
+        self._dialect: dict[str, Any] = {
+            "delimiter": delimiter,
+            "quotechar": quotechar,
+            "quoting": csv.QUOTE_MINIMAL if quoting == "minimal" else csv.QUOTE_NONE,
+            "escapechar": escapechar,
+            "doublequote": escapechar is None,
+        }
+        self.header = header
+        self.decimal_point = decimal_point
+        if not header and not columns:
+            raise ValueError("a CSV file without a header row needs declared columns")
+        names = self._read_header(columns) if header else list(columns or [])
+        if len(set(names)) != len(names):
+            raise FileFormatError(str(self._path), f"duplicate column names in {names}")
+        unknown = set(types or {}) - set(names)
+        if unknown:
+            raise ValueError(f"types given for unknown columns: {', '.join(sorted(unknown))}")
+        self._columns = self._typed(names, dict(types or {}), sample)
+        self._converters = [csv_types.converter(c, decimal_point) for c in self._columns]
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self._columns
+
+    # ------------------------------------------------------------------ setup
+
+    def _rows(self, lines: _Lines) -> Iterator[list[str]]:
+        return csv.reader(lines, **self._dialect)
+
+    def _read_header(self, declared: Sequence[str] | None) -> list[str]:
+        lines = _Lines(self._path, self.encoding, self._bom)
+        try:
+            found = next(iter(self._rows(lines)), None)
+        except csv.Error as exc:
+            raise FileFormatError(str(self._path), f"cannot read the header row: {exc}") from None
+        finally:
+            lines.close()
+        if found is None:
+            raise FileFormatError(str(self._path), "the file is empty: no header row")
+        if _SURROGATE.search("".join(found)):
+            raise FileFormatError(
+                str(self._path), f"the header row is not {self.encoding}", offset=0, record=0
+            )
+        names = [name.strip() for name in found]
+        if declared is not None and list(declared) != names:
+            missing = [n for n in declared if n not in names]
+            extra = [n for n in names if n not in declared]
+            detail = []
+            if missing:
+                detail.append(f"missing {', '.join(missing)}")
+            if extra:
+                detail.append(f"unexpected {', '.join(extra)}")
+            if not detail:
+                detail.append("same columns in another order")
+            raise FileFormatError(
+                str(self._path),
+                f"the header row is not the declared one ({'; '.join(detail)}): "
+                f"expected {list(declared)}, found {names}",
+                offset=0,
+                record=0,
+            )
+        if any(not n for n in names):
+            raise FileFormatError(str(self._path), "the header row has an empty column name")
+        return names
+
+    def _typed(self, names: list[str], types: dict[str, str], sample: int) -> tuple[Column, ...]:
+        declared: dict[str, Column] = {}
+        open_scale: set[str] = set()
+        for name, declaration in types.items():
+            column, open_ = csv_types.declared_column(name, declaration)
+            declared[name] = column
+            if open_:
+                open_scale.add(name)
+        to_infer = [i for i, n in enumerate(names) if n not in declared or n in open_scale]
+        samples: list[list[str]] = [[] for _ in names]
+        if to_infer and sample > 0:
+            lines = _Lines(self._path, self.encoding, self._bom)
+            rows = self._rows(lines)
+            try:
+                if self.header:
+                    next(rows, None)
+                for count, row in enumerate(rows):
+                    if count >= sample:
+                        break
+                    if len(row) == len(names):
+                        for i in to_infer:
+                            samples[i].append(row[i])
+            except csv.Error:
+                pass  # the record is reported when the file is read
+            finally:
+                lines.close()
+        out = []
+        for i, name in enumerate(names):
+            inferred = csv_types.infer_column(name, samples[i], self.decimal_point)
+            if name not in declared:
+                out.append(inferred)
+            elif name in open_scale:
+                column = declared[name]
+                scale = inferred.scale if inferred.type == "decimal" else 0
+                out.append(Column(name, "decimal", precision=column.precision, scale=scale))
+            else:
+                out.append(declared[name])
+        return tuple(out)
+
+    # ------------------------------------------------------------------ reading
+
+    def _compile(self) -> Callable[[list[str]], Row]:
+        namespace: dict[str, Any] = {}
+        items = []
+        for i, conv in enumerate(self._converters):
+            if conv is None:
+                items.append(f"row[{i}]")
+            else:
+                namespace[f"c{i}"] = conv
+                items.append(f"c{i}(row[{i}])")
+        source = f"def convert(row):\n    return ({', '.join(items)},)\n"
+        exec(compile(source, "<csv row>", "exec"), namespace)
+        return namespace["convert"]
+
+    def __iter__(self) -> Iterator[Row | RecordError]:
+        convert = self._compile()
+        width = len(self._columns)
+        lines = _Lines(self._path, self.encoding, self._bom)
+        offsets = _LineOffsets(self._path)
+        rows = self._rows(lines)
+        record, last_line = 0, 0
+        blank: list[tuple[int, int]] = []  # blank lines not yet known to be trailing
+        try:
+            if self.header:
+                next(rows, None)
+                last_line = rows.line_num
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    record += 1
+                    first, last_line = last_line + 1, rows.line_num
+                    yield self._error(offsets, record, first, last_line, None, str(exc))
+                    continue
+                record += 1
+                first, last_line = last_line + 1, rows.line_num
+                if len(row) != width:
+                    if not row:
+                        blank.append((record, first))
+                        continue
+                    yield self._width_error(offsets, record, first, last_line, row)
+                    continue
+                while blank:
+                    number, line = blank.pop(0)
+                    yield self._error(offsets, number, line, line, None, "blank line")
+                if first <= lines.dirty_last and (bad := self._undecodable(row)):
+                    yield self._error(offsets, record, first, last_line, *bad)
+                    continue
+                try:
+                    yield convert(row)
+                except ValueError:
+                    yield self._type_error(offsets, record, first, last_line, row)
+        finally:
+            lines.close()
+            offsets.close()
+
+    def _undecodable(self, row: list[str]) -> tuple[str, str] | None:
+        for column, value in zip(self._columns, row, strict=True):
+            match = _SURROGATE.search(value)
+            if match:
+                byte = ord(match.group()) - 0xDC00
+                return column.name, f"byte 0x{byte:02X} cannot be decoded as {self.encoding}"
+        return None
+
+    def _width_error(
+        self, offsets: _LineOffsets, record: int, first: int, last: int, row: list[str]
+    ) -> RecordError:
+        width = len(self._columns)
+        if len(row) < width:
+            missing = [c.name for c in self._columns[len(row) :]]
+            message = f"{len(row)} fields where {width} are expected: missing {', '.join(missing)}"
+            return self._error(offsets, record, first, last, missing[0], message)
+        message = f"{len(row)} fields where {width} are expected"
+        return self._error(offsets, record, first, last, None, message)
+
+    def _type_error(
+        self, offsets: _LineOffsets, record: int, first: int, last: int, row: list[str]
+    ) -> RecordError:
+        for column, conv, value in zip(self._columns, self._converters, row, strict=True):
+            if conv is None:
+                continue
+            try:
+                conv(value)
+            except ValueError as exc:
+                return self._error(offsets, record, first, last, column.name, str(exc))
+        return self._error(offsets, record, first, last, None, "record cannot be converted")
+
+    def _error(
+        self,
+        offsets: _LineOffsets,
+        record: int,
+        first: int,
+        last: int,
+        field: str | None,
+        message: str,
+    ) -> RecordError:
+        start, raw = offsets.span(first, last)
+        return RecordError(str(self._path), record, start, field, message, raw, line=first)
+
+
+class _Lines:
+    """The file's lines as text, decoded chunk by chunk; notes the last line of a bad chunk."""
+
+    def __init__(self, path: Path, encoding: str, bom: bool) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._encoding = encoding
+        self._bom = bom
+        self.dirty_last = 0  # undecodable bytes may be on lines up to this one
+        self._lines = 0
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[str]:
+        pending = b""
+        first = True
+        while True:
+            data = self._file.read(CHUNK_BYTES)
+            buf = pending + data
+            if data:
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0:
+                    pending = buf
+                    continue
+                chunk, pending = buf[:cut], buf[cut:]
+            else:
+                chunk, pending = buf, b""
+            if first:
+                first = False
+                if self._bom and chunk.startswith(BOM):
+                    chunk = chunk[len(BOM) :]
+            try:
+                text = chunk.decode(self._encoding)
+            except UnicodeDecodeError:
+                text = chunk.decode(self._encoding, "surrogateescape")
+                self.dirty_last = self._lines + text.count("\n") + 1
+            self._lines += text.count("\n")
+            yield from io.StringIO(text, newline="")
+            if not data:
+                return
+
+
+class _LineOffsets:
+    """Byte offsets and bytes of physical lines, found by scanning forward on demand."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: io.BufferedReader | None = None
+        self._line = 1  # the line that starts at self._offset
+        self._offset = 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def _seek_line(self, line: int) -> int:
+        if self._file is None or line < self._line:
+            if self._file is not None:
+                self._file.close()
+            self._file = open(self._path, "rb")  # noqa: SIM115 - closed by close()
+            self._line, self._offset = 1, 0
+        f = self._file
+        f.seek(self._offset)
+        while self._line < line:
+            block = f.read(CHUNK_BYTES)
+            if not block:
+                break
+            needed = line - self._line
+            count = block.count(b"\n")
+            if count < needed:
+                self._line += count
+                self._offset += len(block)
+                continue
+            pos = -1
+            for _ in range(needed):
+                pos = block.index(b"\n", pos + 1)
+            self._line = line
+            self._offset += pos + 1
+            break
+        return self._offset
+
+    def span(self, first: int, last: int) -> tuple[int, bytes]:
+        """(byte offset of line `first`, the bytes of lines first..last without the last end).
+
+        Errors come in file order, so the scan only ever moves forward.
+        """
+        start = self._seek_line(first)
+        end = self._seek_line(last + 1)
+        assert self._file is not None
+        self._file.seek(start)
+        raw = self._file.read(max(0, end - start))
+        return start, raw.rstrip(b"\r\n")
+
+
+__all__ = ["CsvReader"]
