@@ -221,6 +221,19 @@ class CsvReader:
             lines.close()
             offsets.close()
 
+    def locate(self, record: int) -> tuple[int, bytes, int | None]:
+        """Where record `record` is: found by reading forward (again) to it."""
+        scan = self._scan
+        if scan is None or scan.record >= record:
+            if scan is not None:
+                scan.close()
+            scan = self._scan = _Scan(self)
+        first, last = scan.advance(record)
+        start, raw = scan.offsets.span(first, last)
+        return start, raw, first
+
+    _scan: _Scan | None = None
+
     def _undecodable(self, row: list[str]) -> tuple[str, str] | None:
         for column, value in zip(self._columns, row, strict=True):
             match = _SURROGATE.search(value)
@@ -263,6 +276,35 @@ class CsvReader:
     ) -> RecordError:
         start, raw = offsets.span(first, last)
         return RecordError(str(self._path), record, start, field, message, raw, line=first)
+
+
+class _Scan:
+    """A second pass over the file that tells which lines each record spans."""
+
+    def __init__(self, reader: CsvReader) -> None:
+        self.lines = _Lines(reader.path, reader.encoding, reader._bom)
+        self.offsets = _LineOffsets(reader.path)
+        self.rows = reader._rows(self.lines)
+        self.record, self.first, self.last = 0, 0, 0
+        if reader.header:
+            next(self.rows, None)
+            self.last = self.rows.line_num
+
+    def advance(self, record: int) -> tuple[int, int]:
+        while self.record < record:
+            try:
+                next(self.rows)
+            except StopIteration:
+                break
+            except csv.Error:
+                pass
+            self.record += 1
+            self.first, self.last = self.last + 1, self.rows.line_num
+        return self.first, self.last
+
+    def close(self) -> None:
+        self.lines.close()
+        self.offsets.close()
 
 
 class _Lines:

@@ -14,8 +14,9 @@ and adds what dbfread leaves out:
   the block size of the `.dbt` header.
 - A record flag other than blank (live) or `*` (deleted) is an error.
 
-Deleted records (flag `*`) are skipped and counted in `deleted`: a DBF keeps
-them only until the table is packed, and the application no longer sees them.
+Deleted records (flag `*`) are skipped (yielded as `None`, counted in
+`deleted`): a DBF keeps them only until the table is packed, and the
+application no longer sees them.
 The header's record count is authoritative: a file that ends before it is
 truncated (an error); bytes after it are not records.
 
@@ -165,6 +166,13 @@ class DbfReader:
     def columns(self) -> tuple[Column, ...]:
         return self._columns
 
+    def locate(self, record: int) -> tuple[int, bytes, int | None]:
+        header = self.table.header
+        offset = header.headerlen + (record - 1) * header.recordlen
+        with open(self._path, "rb") as f:
+            f.seek(offset)
+            return offset, f.read(header.recordlen), None
+
     def _plan(self) -> list[tuple[Any, int, int, Column | None, int | None, int | None]]:
         """Per field: (descriptor, start, end, column, null bit, varlength bit)."""
         plan = []
@@ -197,7 +205,7 @@ class DbfReader:
             return DB3MemoFile(memo)
         return _DBase4Memo(memo)
 
-    def __iter__(self) -> Iterator[Row | RecordError]:
+    def __iter__(self) -> Iterator[Row | RecordError | None]:
         header = self.table.header
         name = str(self._path)
         length, total = header.recordlen, header.numrecords
@@ -230,6 +238,7 @@ class DbfReader:
                     flag = rec[0]
                     if flag == 0x2A:  # '*'
                         self.deleted += 1
+                        yield None
                         continue
                     if flag != 0x20:
                         yield RecordError(

@@ -289,6 +289,10 @@ class FixedWidthReader:
         self.decoder = RecordDecoder(layout, encoding, empty_numeric=empty_numeric)
         self.recfm = framing.check_format(recfm)
         self.line_end = framing.line_end_bytes(line_end)
+        if self.line_end is None and self.recfm in ("F", "FB"):
+            with open(self._path, "rb") as f:
+                head = f.read(framing.CHUNK_BYTES)
+            self.line_end = framing.detect_line_end(head, layout.length)
 
     @property
     def path(self) -> Path:
@@ -297,6 +301,19 @@ class FixedWidthReader:
     @property
     def columns(self) -> tuple[Column, ...]:
         return self.decoder.columns
+
+    def locate(self, record: int) -> tuple[int, bytes, int | None]:
+        length = self.decoder.layout.length
+        if self.recfm in ("F", "FB"):
+            offset = (record - 1) * (length + len(self.line_end or b""))
+            with open(self._path, "rb") as f:
+                f.seek(offset)
+                return offset, f.read(length), None
+        for chunk in framing.variable_chunks(self._path, blocked=self.recfm == "VB"):
+            index = record - chunk.first
+            if index < len(chunk.records):
+                return chunk.offset(index), chunk.records[index], None
+        raise ValueError(f"{self._path} has no record {record}")
 
     def __iter__(self) -> Iterator[Row | RecordError]:
         decoder = self.decoder

@@ -72,7 +72,7 @@ class FieldSpec:
     def column(self) -> Column:
         if self.kind == "char":
             return Column(self.name, "char", length=self.length)
-        if self.scale:
+        if self.scale or self.digits > MAX_INTEGER_DIGITS:
             return Column(self.name, "decimal", precision=self.digits, scale=self.scale)
         return Column(self.name, "integer", precision=self.digits)
 

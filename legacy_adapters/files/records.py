@@ -110,7 +110,14 @@ Row = tuple[Any, ...]
 
 @runtime_checkable
 class RecordReader(Protocol):
-    """What the loader needs from a reader."""
+    """What the loader needs from a reader.
+
+    Iterating yields one item per record of the file, in order, so the n-th item
+    is record n: a tuple of values, a `RecordError`, or `None` for a record the
+    format itself marks as not data (a deleted DBF record). `locate(n)` gives
+    record n's byte offset, raw bytes and line (text formats; else None), for
+    errors found after decoding (a duplicate key).
+    """
 
     @property
     def path(self) -> Path: ...
@@ -118,7 +125,9 @@ class RecordReader(Protocol):
     @property
     def columns(self) -> tuple[Column, ...]: ...
 
-    def __iter__(self) -> Iterator[Row | RecordError]: ...
+    def __iter__(self) -> Iterator[Row | RecordError | None]: ...
+
+    def locate(self, record: int) -> tuple[int, bytes, int | None]: ...
 
 
 __all__ = ["Column", "ColumnType", "FileFormatError", "RecordError", "RecordReader", "Row"]
