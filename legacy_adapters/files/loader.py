@@ -127,7 +127,7 @@ def load(
                     break
             run.flush()
         except FileFormatError as exc:
-            run.fatal = str(exc)
+            run.fatal = exc.detail
 
         def report(swapped: bool) -> LoadReport:
             return LoadReport(

@@ -93,12 +93,13 @@ class FileFormatError(Exception):
     def __init__(
         self, file: str, message: str, *, offset: int | None = None, record: int | None = None
     ) -> None:
-        where = file
+        where = []
         if record is not None:
-            where += f": record {record}"
+            where.append(f"record {record}")
         if offset is not None:
-            where += f", byte offset {offset}"
-        super().__init__(f"{where}: {message}")
+            where.append(f"byte offset {offset}")
+        self.detail = f"{', '.join(where)}: {message}" if where else message
+        super().__init__(f"{file}: {self.detail}")
         self.file = file
         self.message = message
         self.offset = offset
