@@ -21,6 +21,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from legacy_adapters.files import csv_types
 from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row
 
 CHUNK_BYTES = 1 << 20
+BATCH_ROWS = 2000
 BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")
 Quoting = Literal["minimal", "none"]
@@ -73,6 +75,10 @@ class CsvReader:
             raise ValueError(f"types given for unknown columns: {', '.join(sorted(unknown))}")
         self._columns = self._typed(names, dict(types or {}), sample)
         self._converters = [csv_types.converter(c, decimal_point) for c in self._columns]
+        self._column_converters = [
+            None if conv is None else (csv_types.column_converter(c, decimal_point) or _each(conv))
+            for c, conv in zip(self._columns, self._converters, strict=True)
+        ]
 
     @property
     def path(self) -> Path:
@@ -177,49 +183,85 @@ class CsvReader:
         exec(compile(source, "<csv row>", "exec"), namespace)
         return namespace["convert"]
 
-    def __iter__(self) -> Iterator[Row | RecordError]:
+    def __iter__(self) -> Iterator[Row | list[Row] | RecordError]:
+        """Records in order; runs of good records come as lists (one item per record).
+
+        Rows are read in runs of `BATCH_ROWS`; a run whose rows all have the right
+        number of fields and no undecodable byte is converted column by column.
+        Any other run is gone through row by row, and each error is located by
+        a second, forward-only pass over the file (`locate`).
+        """
         convert = self._compile()
         width = len(self._columns)
         lines = _Lines(self._path, self.encoding, self._bom)
-        offsets = _LineOffsets(self._path)
         rows = self._rows(lines)
         record, last_line = 0, 0
-        blank: list[tuple[int, int]] = []  # blank lines not yet known to be trailing
+        blank: list[int] = []  # blank lines not yet known to be trailing
         try:
             if self.header:
                 next(rows, None)
                 last_line = rows.line_num
-            while True:
-                try:
-                    row = next(rows)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    record += 1
-                    first, last_line = last_line + 1, rows.line_num
-                    yield self._error(offsets, record, first, last_line, None, str(exc))
+            guarded = _guarded(rows, width)
+            while run := list(islice(guarded, BATCH_ROWS)):
+                start = record + 1
+                record += len(run)
+                first_line, last_line = last_line + 1, rows.line_num
+                if not blank and lines.dirty_last < first_line and set(map(len, run)) == {width}:
+                    yield from self._convert_run(run, start, convert)
                     continue
-                record += 1
-                first, last_line = last_line + 1, rows.line_num
-                if len(row) != width:
-                    if not row:
-                        blank.append((record, first))
+                good: list[list[str]] = []
+                for number, row in enumerate(run, start):
+                    problem = None
+                    if isinstance(row, _Failure):
+                        problem = (None, row.message)
+                    elif not row:
+                        blank.append(number)
                         continue
-                    yield self._width_error(offsets, record, first, last_line, row)
-                    continue
-                while blank:
-                    number, line = blank.pop(0)
-                    yield self._error(offsets, number, line, line, None, "blank line")
-                if first <= lines.dirty_last and (bad := self._undecodable(row)):
-                    yield self._error(offsets, record, first, last_line, *bad)
-                    continue
-                try:
-                    yield convert(row)
-                except ValueError:
-                    yield self._type_error(offsets, record, first, last_line, row)
+                    elif len(row) != width:
+                        problem = self._width_problem(row)
+                    elif lines.dirty_last >= first_line:
+                        problem = self._undecodable(row)
+                    if problem is None and not blank:
+                        if not good:
+                            good_start = number
+                        good.append(row)
+                        continue
+                    if good:
+                        yield from self._convert_run(good, good_start, convert)
+                        good = []
+                    for line in blank:
+                        yield self._located(line, None, "blank line")
+                    blank.clear()
+                    if problem is None:
+                        good_start, good = number, [row]
+                    else:
+                        yield self._located(number, *problem)
+                if good:
+                    yield from self._convert_run(good, good_start, convert)
         finally:
             lines.close()
-            offsets.close()
+
+    def _convert_run(
+        self, run: list[list[str]], start: int, convert: Callable[[list[str]], Row]
+    ) -> Iterator[Row | list[Row] | RecordError]:
+        """Convert a run of rows column by column; row by row when a column is not plain."""
+        converted = []
+        for column, values in zip(self._column_converters, zip(*run, strict=True), strict=True):
+            if column is None:
+                converted.append(values)
+                continue
+            result = column(values)
+            if result is None:
+                break
+            converted.append(result)
+        else:
+            yield list(zip(*converted, strict=True))
+            return
+        for number, row in enumerate(run, start):
+            try:
+                yield convert(row)
+            except ValueError:
+                yield self._type_error(number, row)
 
     def locate(self, record: int) -> tuple[int, bytes, int | None]:
         """Where record `record` is: found by reading forward (again) to it."""
@@ -242,40 +284,55 @@ class CsvReader:
                 return column.name, f"byte 0x{byte:02X} cannot be decoded as {self.encoding}"
         return None
 
-    def _width_error(
-        self, offsets: _LineOffsets, record: int, first: int, last: int, row: list[str]
-    ) -> RecordError:
+    def _width_problem(self, row: list[str]) -> tuple[str | None, str]:
         width = len(self._columns)
         if len(row) < width:
             missing = [c.name for c in self._columns[len(row) :]]
             message = f"{len(row)} fields where {width} are expected: missing {', '.join(missing)}"
-            return self._error(offsets, record, first, last, missing[0], message)
-        message = f"{len(row)} fields where {width} are expected"
-        return self._error(offsets, record, first, last, None, message)
+            return missing[0], message
+        return None, f"{len(row)} fields where {width} are expected"
 
-    def _type_error(
-        self, offsets: _LineOffsets, record: int, first: int, last: int, row: list[str]
-    ) -> RecordError:
+    def _type_error(self, record: int, row: list[str]) -> RecordError:
         for column, conv, value in zip(self._columns, self._converters, row, strict=True):
             if conv is None:
                 continue
             try:
                 conv(value)
             except ValueError as exc:
-                return self._error(offsets, record, first, last, column.name, str(exc))
-        return self._error(offsets, record, first, last, None, "record cannot be converted")
+                return self._located(record, column.name, str(exc))
+        return self._located(record, None, "record cannot be converted")
 
-    def _error(
-        self,
-        offsets: _LineOffsets,
-        record: int,
-        first: int,
-        last: int,
-        field: str | None,
-        message: str,
-    ) -> RecordError:
-        start, raw = offsets.span(first, last)
-        return RecordError(str(self._path), record, start, field, message, raw, line=first)
+    def _located(self, record: int, field: str | None, message: str) -> RecordError:
+        offset, raw, line = self.locate(record)
+        return RecordError(str(self._path), record, offset, field, message, raw, line=line)
+
+
+class _Failure(list):
+    """Stands for a record the csv module refused; never as long as a good row."""
+
+    def __init__(self, message: str, width: int) -> None:
+        super().__init__([""] * (width + 1))
+        self.message = message
+
+
+def _guarded(rows: Iterator[list[str]], width: int) -> Iterator[list[str]]:
+    """The rows, with a `_Failure` in place of a record the csv module cannot parse."""
+    while True:
+        try:
+            yield from rows
+            return
+        except csv.Error as exc:
+            yield _Failure(str(exc), width)
+
+
+def _each(conv: Callable[[str], Any]) -> Callable[[Sequence[str]], list | None]:
+    def convert_all(values: Sequence[str]) -> list | None:
+        try:
+            return [conv(v) for v in values]
+        except ValueError:
+            return None
+
+    return convert_all
 
 
 class _Scan:

@@ -11,7 +11,7 @@ field is the empty string.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -189,4 +189,70 @@ def converter(column: Column, point: str = ".") -> Callable[[str], Any] | None:
     raise ValueError(f"CSV columns cannot be {kind}")
 
 
-__all__ = ["converter", "declared_column", "infer_column"]
+_INTEGER_CHARS = frozenset("0123456789+-\n")
+_DECIMAL_CHARS = frozenset("0123456789+-.\n")
+_DATE_CHARS = frozenset("0123456789-\n")
+
+
+def column_converter(column: Column, point: str = ".") -> Callable[[Sequence[str]], Any] | None:
+    """A function converting a whole column of a batch of rows at once, or None.
+
+    It returns the list of values, or None when some value is not in the plain
+    form it checks with a few scans of the joined column (then the rows are
+    converted one by one by `converter`, which finds and names the bad value,
+    and accepts the same values). Text columns need no conversion.
+    """
+    kind = column.type
+    if kind == "integer":
+
+        def integers(values: Sequence[str]) -> list | None:
+            if not _INTEGER_CHARS.issuperset("\n".join(values)):
+                return None
+            if max(map(len, values)) > MAX_INTEGER_DIGITS:
+                return None
+            try:
+                if "" in values:
+                    return [int(v) if v else None for v in values]
+                return list(map(int, values))
+            except ValueError:
+                return None
+
+        return integers
+    if kind == "decimal" and point == ".":
+        too_fine = re.compile(f"\\.[0-9]{{{column.scale + 1}}}")
+
+        def decimals(values: Sequence[str]) -> list | None:
+            joined = "\n".join(values)
+            if not _DECIMAL_CHARS.issuperset(joined) or too_fine.search(joined):
+                return None
+            if ".\n" in joined or joined.endswith(".") or ".." in joined:
+                return None  # "1." (and what follows) is for the value-by-value check
+            if "\n." in joined or joined.startswith(".") or "-." in joined or "+." in joined:
+                return None
+            try:
+                if "" in values:
+                    return [Decimal(v) if v else None for v in values]
+                return list(map(Decimal, values))
+            except InvalidOperation:
+                return None
+
+        return decimals
+    if kind == "date":
+
+        def dates(values: Sequence[str]) -> list | None:
+            if not _DATE_CHARS.issuperset("\n".join(values)):
+                return None
+            if not {10, 0}.issuperset(map(len, values)):
+                return None
+            try:
+                if "" in values:
+                    return [date.fromisoformat(v) if v else None for v in values]
+                return list(map(date.fromisoformat, values))
+            except ValueError:
+                return None
+
+        return dates
+    return None
+
+
+__all__ = ["column_converter", "converter", "declared_column", "infer_column"]

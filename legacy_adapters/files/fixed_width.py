@@ -315,7 +315,8 @@ class FixedWidthReader:
                 return chunk.offset(index), chunk.records[index], None
         raise ValueError(f"{self._path} has no record {record}")
 
-    def __iter__(self) -> Iterator[Row | RecordError]:
+    def __iter__(self) -> Iterator[Row | list[Row] | RecordError]:
+        """Records in order; a chunk of good records comes as a list (one item per record)."""
         decoder = self.decoder
         decode = decoder.decode
         name = str(self._path)
@@ -325,6 +326,12 @@ class FixedWidthReader:
         else:
             chunks = framing.variable_chunks(self._path, blocked=self.recfm == "VB")
         for chunk in chunks:
+            if set(map(len, chunk.records)) == {length}:
+                try:
+                    yield [decode(rec) for rec in chunk.records]
+                    continue
+                except (ValueError, IndexError):
+                    pass  # record by record, to find the bad ones
             for index, rec in enumerate(chunk.records):
                 if len(rec) == length:
                     try:

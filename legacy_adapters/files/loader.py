@@ -211,6 +211,21 @@ class _Run:
     # ------------------------------------------------------------------ records
 
     def take(self, item: object) -> None:
+        if type(item) is list:
+            start = self.record + 1
+            self.record += len(item)
+            try:
+                rows = list(map(self.adapt, item))
+            except storage.StorageError:
+                self.record = start - 1
+                for row in item:
+                    self.take(row)
+                return
+            self.batch += rows
+            self.batch_records += range(start, self.record + 1)
+            if len(self.batch) >= self.batch_rows:
+                self.flush()
+            return
         self.record += 1
         if type(item) is tuple:
             try:

@@ -113,9 +113,11 @@ Row = tuple[Any, ...]
 class RecordReader(Protocol):
     """What the loader needs from a reader.
 
-    Iterating yields one item per record of the file, in order, so the n-th item
-    is record n: a tuple of values, a `RecordError`, or `None` for a record the
-    format itself marks as not data (a deleted DBF record). `locate(n)` gives
+    Iterating yields the records of the file in order: a tuple of values, a
+    list of such tuples (consecutive good records, one per record), a
+    `RecordError`, or `None` for a record the format itself marks as not data
+    (a deleted DBF record); so counting records over the items gives every
+    record its number. `locate(n)` gives
     record n's byte offset, raw bytes and line (text formats; else None), for
     errors found after decoding (a duplicate key).
     """
@@ -126,9 +128,26 @@ class RecordReader(Protocol):
     @property
     def columns(self) -> tuple[Column, ...]: ...
 
-    def __iter__(self) -> Iterator[Row | RecordError | None]: ...
+    def __iter__(self) -> Iterator[Row | list[Row] | RecordError | None]: ...
 
     def locate(self, record: int) -> tuple[int, bytes, int | None]: ...
 
 
-__all__ = ["Column", "ColumnType", "FileFormatError", "RecordError", "RecordReader", "Row"]
+def each_record(reader: RecordReader) -> Iterator[Row | RecordError | None]:
+    """The reader's items with runs of records taken apart: exactly one item per record."""
+    for item in reader:
+        if type(item) is list:
+            yield from item
+        else:
+            yield item
+
+
+__all__ = [
+    "Column",
+    "ColumnType",
+    "FileFormatError",
+    "RecordError",
+    "RecordReader",
+    "Row",
+    "each_record",
+]

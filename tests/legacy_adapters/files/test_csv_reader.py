@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from legacy_adapters.files.csv_reader import CsvReader
-from legacy_adapters.files.records import Column, FileFormatError, RecordError
+from legacy_adapters.files.records import Column, FileFormatError, RecordError, each_record
 
 
 def write(tmp_path: Path, data: bytes, name: str = "export.csv") -> Path:
@@ -34,7 +34,7 @@ def test_declared_encodings_are_transcoded(tmp_path, encoding, bom):
     path = write(tmp_path, bom + text.encode(encoding))
     reader = CsvReader(path, encoding=encoding, delimiter=";")
     assert [c.name for c in reader.columns] == ["ID", "NAME"]  # no BOM glued to the first name
-    assert list(reader) == [(i, n) for i, n in enumerate(names, 1)]
+    assert list(each_record(reader)) == [(i, n) for i, n in enumerate(names, 1)]
 
 
 def test_quoting_with_delimiters_quotes_and_newlines_inside_fields(tmp_path):
@@ -42,7 +42,7 @@ def test_quoting_with_delimiters_quotes_and_newlines_inside_fields(tmp_path):
         tmp_path,
         b'ID,NOTE,QTY\n1,"a, b",5\n2,"say ""hi""",6\n3,"two\nlines",7\n4,plain,x\n',
     )
-    out = list(CsvReader(path, types={"QTY": "integer"}))
+    out = list(each_record(CsvReader(path, types={"QTY": "integer"})))
     assert out[:3] == [(1, "a, b", 5), (2, 'say "hi"', 6), (3, "two\nlines", 7)]
     error = out[3]
     assert isinstance(error, RecordError)
@@ -55,7 +55,7 @@ def test_quoting_with_delimiters_quotes_and_newlines_inside_fields(tmp_path):
 
 def test_quoting_none_keeps_quotes(tmp_path):
     path = write(tmp_path, b'A|B\n"x"|y\n')
-    assert list(CsvReader(path, delimiter="|", quoting="none")) == [('"x"', "y")]
+    assert list(each_record(CsvReader(path, delimiter="|", quoting="none"))) == [('"x"', "y")]
 
 
 def test_types_are_inferred_from_a_sample(tmp_path):
@@ -72,7 +72,7 @@ def test_types_are_inferred_from_a_sample(tmp_path):
         Column("MIX", "text"),
         Column("EMPTY", "text"),
     )
-    assert list(reader) == [
+    assert list(each_record(reader)) == [
         (1, Decimal("1.5"), date(2024, 1, 31), "a", "1", ""),
         (-2, Decimal("2.25"), date(2024, 2, 29), "b", "x", ""),
         (None, None, None, "", "", ""),
@@ -82,7 +82,7 @@ def test_types_are_inferred_from_a_sample(tmp_path):
 def test_an_inferred_type_binds_the_rest_of_the_file(tmp_path):
     rows = b"".join(b"%d,%d.5\n" % (i, i) for i in range(10))
     path = write(tmp_path, b"N,D\n" + rows + b"11,1.25\nx,2\n")
-    out = list(CsvReader(path, sample=5))
+    out = list(each_record(CsvReader(path, sample=5)))
     assert out[10].message == "'1.25' has more than 1 decimals" and out[10].field == "D"
     assert out[11].field == "N" and out[11].record == 12
 
@@ -102,7 +102,7 @@ def test_declared_types_and_decimal_comma(tmp_path):
         },
     )
     assert reader.columns[1] == Column("AMT", "decimal", precision=9, scale=2)
-    assert list(reader) == [
+    assert list(each_record(reader)) == [
         (7, Decimal("-1234.50"), date(2024, 12, 31), datetime(2024, 12, 31, 23, 59, 58), "007")
     ]
 
@@ -123,7 +123,7 @@ def test_declared_types_and_decimal_comma(tmp_path):
 )
 def test_values_not_of_the_declared_type_are_errors(tmp_path, declared, value, message):
     path = write(tmp_path, f"K,V\n1,{value}\n".encode())
-    (error,) = list(CsvReader(path, types={"V": declared}))
+    (error,) = list(each_record(CsvReader(path, types={"V": declared})))
     assert isinstance(error, RecordError)
     assert (error.record, error.line, error.offset, error.field) == (1, 2, 4, "V")
     assert message in error.message
@@ -131,7 +131,7 @@ def test_values_not_of_the_declared_type_are_errors(tmp_path, declared, value, m
 
 def test_rows_with_another_number_of_fields_name_the_missing_column(tmp_path):
     path = write(tmp_path, b"A,B,C\n1,2,3\n4,5\n6,7,8,9\n")
-    out = list(CsvReader(path))
+    out = list(each_record(CsvReader(path)))
     assert out[0] == (1, 2, 3)
     assert (out[1].record, out[1].line, out[1].offset, out[1].field) == (2, 3, 12, "C")
     assert out[1].message == "2 fields where 3 are expected: missing C"
@@ -141,7 +141,7 @@ def test_rows_with_another_number_of_fields_name_the_missing_column(tmp_path):
 def test_undecodable_bytes_are_errors_naming_the_field(tmp_path):
     # a cp1252 export read as if it were UTF-8
     path = write(tmp_path, "ID,NAME,CITY\n1,ok,Bern\n2,Müller,Zürich\n3,ok,Genf\n".encode("cp1252"))
-    out = list(CsvReader(path, encoding="utf-8"))
+    out = list(each_record(CsvReader(path, encoding="utf-8")))
     assert out[0] == (1, "ok", "Bern") and out[2] == (3, "ok", "Genf")
     error = out[1]
     assert (error.record, error.line, error.offset, error.field) == (2, 3, 23, "NAME")
@@ -149,7 +149,7 @@ def test_undecodable_bytes_are_errors_naming_the_field(tmp_path):
     assert error.raw == "2,Müller,Zürich".encode("cp1252")
     # cp1252 leaves five bytes undefined
     path = write(tmp_path, b"ID,NAME\n1,a\x81b\n")
-    (error,) = list(CsvReader(path, encoding="cp1252"))
+    (error,) = list(each_record(CsvReader(path, encoding="cp1252")))
     assert (error.field, error.message) == ("NAME", "byte 0x81 cannot be decoded as cp1252")
 
 
@@ -161,20 +161,20 @@ def test_a_header_that_changed_is_refused(tmp_path):
         CsvReader(path, columns=["NAME", "ID", "AMOUNT"])
     with pytest.raises(FileFormatError, match="missing DUE"):
         CsvReader(path, columns=["ID", "NAME", "AMOUNT", "DUE"])
-    assert list(CsvReader(path, columns=["ID", "NAME", "AMOUNT"])) == [(1, "a", 2)]
+    assert list(each_record(CsvReader(path, columns=["ID", "NAME", "AMOUNT"]))) == [(1, "a", 2)]
 
 
 def test_declared_columns_without_a_header_row(tmp_path):
     path = write(tmp_path, b"1,a\n2,b\n")
     reader = CsvReader(path, header=False, columns=["ID", "NAME"])
-    assert list(reader) == [(1, "a"), (2, "b")]
+    assert list(each_record(reader)) == [(1, "a"), (2, "b")]
     with pytest.raises(ValueError, match="needs declared columns"):
         CsvReader(path, header=False)
 
 
 def test_blank_lines_inside_are_errors_and_trailing_ones_are_not_data(tmp_path):
     path = write(tmp_path, b"A,B\n1,2\n\n3,4\n\n\n")
-    out = list(CsvReader(path))
+    out = list(each_record(CsvReader(path)))
     assert out[0] == (1, 2) and out[2] == (3, 4) and len(out) == 3
     assert (out[1].record, out[1].line, out[1].offset, out[1].message) == (2, 3, 8, "blank line")
 
@@ -199,7 +199,7 @@ def test_errors_across_many_chunks_keep_exact_offsets(tmp_path, monkeypatch):
     lines[123] = b"123,oops"
     lines[250] = b"250,\xe9"
     path = write(tmp_path, b"\r\n".join(lines) + b"\r\n")
-    out = list(CsvReader(path, types={"V": "integer"}, encoding="ascii"))
+    out = list(each_record(CsvReader(path, types={"V": "integer"}, encoding="ascii")))
     errors = [e for e in out if isinstance(e, RecordError)]
     assert [(e.record, e.line, e.field, e.raw) for e in errors] == [
         (123, 124, "V", b"123,oops"),
@@ -208,3 +208,17 @@ def test_errors_across_many_chunks_keep_exact_offsets(tmp_path, monkeypatch):
     for error in errors:
         assert path.read_bytes()[error.offset :].startswith(error.raw)
     assert len(out) == 299
+
+
+def test_runs_of_records_convert_the_same_as_single_records(tmp_path):
+    lines = ["N,D,W"] + [f"{i},{i}.5,2024-01-{i % 28 + 1:02d}" for i in range(3000)]
+    lines[1500] = " 7 ,+1.25,"  # plain for a person, not for the column-wise check
+    path = write(tmp_path, ("\n".join(lines) + "\n").encode())
+    reader = CsvReader(path, types={"N": "integer", "D": "decimal(5,2)", "W": "date"})
+    items = list(reader)
+    assert any(type(item) is list for item in items)  # runs of good records come together
+    out = list(each_record(reader))
+    assert len(out) == 3000
+    assert out[0] == (0, Decimal("0.5"), date(2024, 1, 1))
+    assert out[1499] == (7, Decimal("1.25"), None)
+    assert out[2999] == (2999, Decimal("2999.5"), date(2024, 1, 4))

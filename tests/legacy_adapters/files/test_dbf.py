@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from legacy_adapters.files.dbf import DbfReader
-from legacy_adapters.files.records import FileFormatError, RecordError
+from legacy_adapters.files.records import FileFormatError, RecordError, each_record
 
 from . import dbf_files as d
 from .dbf_files import Field
@@ -67,7 +67,7 @@ def test_dbase_and_foxpro_tables_with_memos(tmp_path, version, memo, memo_name):
         ("OK", "boolean", None, 0),
         ("NOTE", "text", None, 0),
     ]
-    out = list(reader)
+    out = list(each_record(reader))
     assert out[0] == (*EXPECTED[0], "short note é")
     assert out[1] is None and reader.deleted == 1
     assert out[2] == (*EXPECTED[2], long_note.decode("cp1252"))
@@ -105,7 +105,7 @@ def test_visual_foxpro_types_null_flags_and_varchar(tmp_path):
     assert [c.type for c in reader.columns] == [
         "integer", "text", "text", "decimal", "decimal", "float", "datetime", "text"
     ]  # fmt: skip
-    assert list(reader) == [
+    assert list(each_record(reader)) == [
         (1, "full", "ABCDEF", Decimal("12.50"), Decimal("1234.5678"), 2.5,
          datetime(2000, 1, 1, 13, 14, 15), "vfp memo"),
         (-2, "nulls", "AB", None, Decimal("-0.0001"), -1.0, datetime(2024, 2, 29), None),
@@ -135,7 +135,7 @@ def one_field_table(tmp_path, field: Field, values: list[bytes], version: int = 
 def test_bad_values_are_record_errors_naming_the_field(tmp_path, field, value, message):
     path = one_field_table(tmp_path, field, [value.rjust(field.length)[: field.length]] * 2)
     header_length = 32 + 32 + 1
-    out = list(DbfReader(path))
+    out = list(each_record(DbfReader(path)))
     assert all(isinstance(e, RecordError) for e in out)
     second = out[1]
     assert (second.record, second.field) == (2, field.name)
@@ -149,7 +149,7 @@ def test_unknown_record_flags_are_errors_not_skipped(tmp_path):
     data = bytearray(path.read_bytes())
     data[32 + 32 + 1 + 3] = ord("#")
     path.write_bytes(bytes(data))
-    out = list(DbfReader(path))
+    out = list(each_record(DbfReader(path)))
     assert out[0] == ("ab",)
     assert (out[1].record, out[1].field) == (2, None)
     assert "record flag X'23'" in out[1].message
@@ -158,12 +158,12 @@ def test_unknown_record_flags_are_errors_not_skipped(tmp_path):
 def test_a_file_shorter_than_its_record_count_is_truncated(tmp_path):
     path = one_field_table(tmp_path, Field("C", "C", 4), [b"abcd", b"efgh", b"ijkl"])
     path.write_bytes(path.read_bytes()[:-4])  # the 0x1A and all but 2 bytes of record 3
-    out = list(DbfReader(path))
+    out = list(each_record(DbfReader(path)))
     assert out[:2] == [("abcd",), ("efgh",)]
     assert (out[2].record, out[2].message) == (3, "truncated record: 2 of 5 bytes")
     path.write_bytes(path.read_bytes()[: 65 + 5])
     with pytest.raises(FileFormatError, match="ends after 1 of the 3 records"):
-        list(DbfReader(path))
+        list(each_record(DbfReader(path)))
 
 
 def test_memo_problems(tmp_path):
@@ -175,7 +175,7 @@ def test_memo_problems(tmp_path):
         DbfReader(path)
     memo_bytes, _ = d.dbase4_memo([b"x" * 100])
     d.write(tmp_path / "m.dbt", memo_bytes[:600])  # the memo is cut short
-    (error,) = list(DbfReader(path))
+    (error,) = list(each_record(DbfReader(path)))
     assert (error.record, error.field) == (1, "NOTE")
     assert "ends inside a memo" in error.message
 

@@ -10,7 +10,7 @@ import pytest
 
 from legacy_adapters.files import copybook
 from legacy_adapters.files.fixed_width import FixedWidthReader, RecordDecoder
-from legacy_adapters.files.records import FileFormatError, RecordError
+from legacy_adapters.files.records import FileFormatError, RecordError, each_record
 
 from . import encode
 
@@ -164,15 +164,17 @@ def test_recfm_f_with_and_without_line_ends_is_detected(tmp_path, line_end):
     path = write(tmp_path, b"".join(r + line_end for _, r in data))
     reader = FixedWidthReader(path, LAYOUT, encoding="cp037")
     assert reader.line_end == line_end
-    assert list(reader) == [expected_row(v) for v, _ in data]
+    assert list(each_record(reader)) == [expected_row(v) for v, _ in data]
     declared = FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="FB", line_end=line_end)
-    assert len(list(declared)) == 50
+    assert len(list(each_record(declared))) == 50
 
 
 def test_recfm_f_last_record_without_its_line_end(tmp_path):
     data = records(random.Random(3), 3)
     path = write(tmp_path, b"\n".join(r for _, r in data))
-    assert len(list(FixedWidthReader(path, LAYOUT, encoding="cp037", line_end="\n"))) == 3
+    assert (
+        len(list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037", line_end="\n")))) == 3
+    )
 
 
 def test_many_chunks_keep_record_numbers_and_offsets(tmp_path, monkeypatch):
@@ -183,7 +185,7 @@ def test_many_chunks_keep_record_numbers_and_offsets(tmp_path, monkeypatch):
     raw = [r for _, r in data]
     raw[150] = raw[150][:20] + b"\x12\x34\x5f\x6c\x00" + raw[150][25:]  # bad digit nibble F
     path = write(tmp_path, b"".join(raw))
-    out = list(FixedWidthReader(path, LAYOUT, encoding="cp037"))
+    out = list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037")))
     assert len(out) == 200
     error = out[150]
     assert isinstance(error, RecordError)
@@ -197,7 +199,7 @@ def test_recfm_v_with_rdws(tmp_path):
     data = records(random.Random(5), 20)
     path = write(tmp_path, b"".join(encode.rdw(r) for _, r in data))
     reader = FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V")
-    assert list(reader) == [expected_row(v) for v, _ in data]
+    assert list(each_record(reader)) == [expected_row(v) for v, _ in data]
     assert reader.locate(3) == (2 * (LAYOUT.length + 4) + 4, data[2][1], None)
 
 
@@ -208,14 +210,14 @@ def test_recfm_vb_with_block_descriptors(tmp_path, extended):
     blocks = [raw[i : i + 7] for i in range(0, 25, 7)]
     path = write(tmp_path, b"".join(encode.bdw(b, extended=extended) for b in blocks))
     reader = FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="VB")
-    assert list(reader) == [expected_row(v) for v, _ in data]
+    assert list(each_record(reader)) == [expected_row(v) for v, _ in data]
 
 
 def test_variable_records_of_another_length_are_errors(tmp_path):
     data = records(random.Random(7), 3)
     raw = [data[0][1], data[1][1][:30], data[2][1] + b"\x40\x40"]
     path = write(tmp_path, b"".join(encode.rdw(r) for r in raw))
-    out = list(FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V"))
+    out = list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V")))
     assert out[0] == expected_row(data[0][0])
     short, long = out[1], out[2]
     assert isinstance(short, RecordError) and isinstance(long, RecordError)
@@ -229,17 +231,17 @@ def test_bad_rdw_and_truncated_block_lose_the_framing(tmp_path):
     data = records(random.Random(8), 2)
     path = write(tmp_path, encode.rdw(data[0][1]) + b"\x00\x02\x00\x00" + data[1][1])
     with pytest.raises(FileFormatError, match="bad record descriptor word X'00020000'") as info:
-        list(FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V"))
+        list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V")))
     assert (info.value.record, info.value.offset) == (2, LAYOUT.length + 4)
     path = write(tmp_path, encode.rdw(data[0][1]) + encode.rdw(data[1][1])[:-5])
     with pytest.raises(FileFormatError, match="ends inside a record"):
-        list(FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V"))
+        list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037", recfm="V")))
 
 
 def test_truncated_last_record(tmp_path):
     data = records(random.Random(9), 3)
     path = write(tmp_path, data[0][1] + data[1][1] + data[2][1][:25])
-    out = list(FixedWidthReader(path, LAYOUT, encoding="cp037", line_end=b""))
+    out = list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037", line_end=b"")))
     assert out[:2] == [expected_row(data[0][0]), expected_row(data[1][0])]
     error = out[2]
     assert isinstance(error, RecordError)
@@ -252,7 +254,7 @@ def test_a_record_of_the_wrong_length_between_line_ends_loses_the_framing(tmp_pa
     data = records(random.Random(10), 3)
     path = write(tmp_path, data[0][1] + b"\n" + data[1][1][:-1] + b"\n" + data[2][1] + b"\n")
     with pytest.raises(FileFormatError, match="no line end after") as info:
-        list(FixedWidthReader(path, LAYOUT, encoding="cp037", line_end="\n"))
+        list(each_record(FixedWidthReader(path, LAYOUT, encoding="cp037", line_end="\n")))
     assert info.value.record == 2
 
 

@@ -17,7 +17,7 @@ from legacy_adapters.files.csv_reader import CsvReader
 from legacy_adapters.files.dbf import DbfReader
 from legacy_adapters.files.fixed_width import FixedWidthReader
 from legacy_adapters.files.loader import LoadRejected, load, loading_path
-from legacy_adapters.files.records import Column
+from legacy_adapters.files.records import Column, each_record
 from legacy_adapters.sqlalchemy_source import SQLAlchemySource
 
 from . import dbf_files, encode
@@ -252,7 +252,7 @@ def test_the_new_file_is_built_beside_the_live_one(tmp_path):
         path, columns, locate = inner.path, inner.columns, inner.locate
 
         def __iter__(self):
-            for item in self.inner:
+            for item in each_record(self.inner):
                 seen.append((loading_path(target).exists(), rows(target, "SELECT ID FROM t")))
                 yield item
 
