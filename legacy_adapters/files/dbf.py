@@ -13,6 +13,8 @@ and adds what dbfread leaves out:
 - dBase IV memo blocks (`FF FF 08 00`, length including the 8-byte header) and
   the block size of the `.dbt` header.
 - A record flag other than blank (live) or `*` (deleted) is an error.
+- A Visual FoxPro table whose only "memo-like" fields are B (doubles there)
+  needs no memo file.
 
 Deleted records (flag `*`) are skipped (yielded as `None`, counted in
 `deleted`): a DBF keeps them only until the table is packed, and the
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dbfread import DBF
-from dbfread.exceptions import DBFNotFound, MissingMemoFile
+from dbfread.exceptions import DBFNotFound
 from dbfread.field_parser import FieldParser
 from dbfread.memo import DB3MemoFile, FakeMemoFile, MemoFile, VFPMemoFile
 
@@ -141,16 +143,18 @@ class DbfReader:
                 ignorecase=False,
                 parserclass=_Parser,
                 char_decode_errors="strict",
+                ignore_missing_memofile=True,  # checked below: a VFP B field is no memo
             )
         except (DBFNotFound, FileNotFoundError):
             raise FileFormatError(name, "no such file") from None
-        except MissingMemoFile:
-            raise FileFormatError(name, "the table has memo fields but no .dbt/.fpt file") from None
         except (ValueError, struct.error, UnicodeDecodeError) as exc:
             raise FileFormatError(name, f"not a readable DBF file: {exc}") from None
         header = self.table.header
         self.version = header.dbversion
         self.vfp = self.version in VFP_VERSIONS
+        memo_types = "MGP" if self.vfp else "MGPB"
+        if self.table.memofilename is None and any(f.type in memo_types for f in self.table.fields):
+            raise FileFormatError(name, "the table has memo fields but no .dbt/.fpt file")
         self.deleted = 0
         self._fields = self._plan()
         self._columns = tuple(c for _, _, _, c, _, _ in self._fields if c is not None)

@@ -322,3 +322,50 @@ def test_readers_never_see_a_mix_or_an_empty_table_while_exports_are_swapped(tmp
     old.close()
     assert rows(target, "SELECT count(*), min(GEN), max(GEN) FROM gen") == [(sizes[-1], 5, 5)]
     assert not list(tmp_path.glob("*.loading.*"))
+
+
+def test_dates_times_booleans_and_floats_read_back_through_sqlalchemy(tmp_path):
+    from datetime import date, datetime
+
+    fields = [
+        dbf_files.Field("ID", "I", 4),
+        dbf_files.Field("DUE", "D", 8),
+        dbf_files.Field("AT", "T", 8),
+        dbf_files.Field("OK", "L", 1),
+        dbf_files.Field("W", "B", 8),
+        dbf_files.Field("PRICE", "Y", 8),
+    ]
+    values = [
+        dbf_files.integer(1),
+        dbf_files.day(date(2024, 2, 29)),
+        dbf_files.timestamp(datetime(2024, 2, 29, 23, 59, 58)),
+        dbf_files.logical(True),
+        dbf_files.double(0.1),
+        dbf_files.currency("-12.3456"),
+    ]
+    path = dbf_files.write(
+        tmp_path / "T.DBF", dbf_files.table(dbf_files.VFP, fields, [(False, values)])
+    )
+    load(DbfReader(path), tmp_path / "t.db", key=["ID"])
+    source = SQLAlchemySource(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        (table,) = source.reflect([TableRef("T")]).tables
+        assert [c.python_type for c in table.columns] == [
+            "int",
+            "date",
+            "datetime",
+            "bool",
+            "float",
+            "decimal",
+        ]
+        (row,) = source.select(Select(TableRef("T"), ("ID", "DUE", "AT", "OK", "W", "PRICE")))
+        assert tuple(row) == (
+            1,
+            date(2024, 2, 29),
+            datetime(2024, 2, 29, 23, 59, 58),
+            True,
+            0.1,
+            Decimal("-12.3456"),
+        )
+    finally:
+        source.close()
