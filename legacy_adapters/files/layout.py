@@ -28,10 +28,13 @@ the type and digits need. Storage kinds:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import yaml
 
 from legacy_adapters.files.records import Column
 
@@ -181,11 +184,7 @@ def load_layout(
     path: str | Path, *, record: str | None = None, redefines: Mapping[str, str] | None = None
 ) -> Layout:
     """A layout from a file: `.yaml`/`.yml`/`.json` plain lists, anything else a copybook."""
-    import json
-
-    import yaml
-
-    from legacy_adapters.files import copybook
+    from legacy_adapters.files import copybook  # copybook builds on this module
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
