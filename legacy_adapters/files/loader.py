@@ -31,7 +31,7 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,8 +105,14 @@ def load(
     max_rejected: int | None = None,
     allow_empty: bool = False,
     batch_rows: int = BATCH_ROWS,
+    before_swap: Callable[[Path, LoadReport], None] | None = None,
 ) -> LoadReport:
-    """Load `reader` into `target` (a SQLite file) and swap it in; see the module docstring."""
+    """Load `reader` into `target` (a SQLite file) and swap it in; see the module docstring.
+
+    `before_swap(new_file, report)` runs once the new file is complete and
+    checked, while `target` still holds the previous export (to diff the two,
+    for instance); if it raises, nothing is swapped and the exception propagates.
+    """
     if policy not in ("reject", "quarantine"):
         raise ValueError("policy must be 'reject' or 'quarantine'")
     target = Path(target)
@@ -150,8 +156,11 @@ def load(
             raise LoadRejected(report(False), reason)
         run.finish(indexes, report(True))
         run.close()
+        final = report(True)
+        if before_swap is not None:
+            before_swap(temp, final)
         _durable_replace(temp, target)
-        return report(True)
+        return final
     finally:
         run.close()
         temp.unlink(missing_ok=True)
@@ -351,6 +360,23 @@ class _Run:
             self.db = None
 
 
+def loaded_report(target: str | Path) -> dict[str, object] | None:
+    """The `lw_load_report` row of a loaded file (what it holds and since when), or None."""
+    path = Path(target)
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cursor = conn.execute(storage.ddl(sa.select(storage.report_table(sa.MetaData()))))
+        row = cursor.fetchone()
+        names = [d[0] for d in cursor.description]
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return dict(zip(names, row, strict=True)) if row else None
+
+
 def _durable_replace(temp: Path, target: Path) -> None:
     with open(temp, "rb") as f:
         os.fsync(f.fileno())
@@ -362,4 +388,11 @@ def _durable_replace(temp: Path, target: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["LoadRejected", "LoadReport", "file_checksum", "load", "loading_path"]
+__all__ = [
+    "LoadRejected",
+    "LoadReport",
+    "file_checksum",
+    "load",
+    "loaded_report",
+    "loading_path",
+]

@@ -16,7 +16,7 @@ from legacy_adapters.files import copybook
 from legacy_adapters.files.csv_reader import CsvReader
 from legacy_adapters.files.dbf import DbfReader
 from legacy_adapters.files.fixed_width import FixedWidthReader
-from legacy_adapters.files.loader import LoadRejected, load, loading_path
+from legacy_adapters.files.loader import LoadRejected, load, loaded_report, loading_path
 from legacy_adapters.files.records import Column, each_record
 from legacy_adapters.sqlalchemy_source import SQLAlchemySource
 
@@ -369,3 +369,48 @@ def test_dates_times_booleans_and_floats_read_back_through_sqlalchemy(tmp_path):
         )
     finally:
         source.close()
+
+
+def test_before_swap_sees_both_files_and_can_stop_the_swap(tmp_path):
+    target = tmp_path / "s.db"
+    first = load(CsvReader(write_csv(tmp_path / "a.csv", ["ID", "1"])), target, table="t")
+    calls = []
+
+    def compare(new_file, report):
+        calls.append(
+            (
+                rows(new_file, "SELECT ID FROM t"),
+                rows(target, "SELECT ID FROM t"),
+                report.rows_loaded,
+            )
+        )
+
+    second = load(
+        CsvReader(write_csv(tmp_path / "b.csv", ["ID", "2", "3"])),
+        target,
+        table="t",
+        before_swap=compare,
+    )
+    assert calls == [([(2,), (3,)], [(1,)], 2)]
+
+    def refuse(new_file, report):
+        raise RuntimeError("diff failed")
+
+    with pytest.raises(RuntimeError, match="diff failed"):
+        load(
+            CsvReader(write_csv(tmp_path / "c.csv", ["ID", "4"])),
+            target,
+            table="t",
+            before_swap=refuse,
+        )
+    assert rows(target, "SELECT ID FROM t") == [(2,), (3,)]
+    assert not list(tmp_path.glob("*.loading.*"))
+    report = loaded_report(target)
+    assert report is not None and first.checksum != second.checksum
+    assert (report["checksum"], report["rows_loaded"], report["table_name"]) == (
+        second.checksum,
+        2,
+        "t",
+    )
+    assert report["loaded_at"] == second.loaded_at.isoformat()
+    assert loaded_report(tmp_path / "missing.db") is None
