@@ -1,9 +1,11 @@
 """Load an export into an indexed SQLite file and swap it in atomically.
 
 `load(reader, target)` streams the reader's records into a new database file
-next to the live one (`<target>.loading.<pid>`) in batched transactions, creates
-the declared indexes after the rows are in, checks the result, and renames it
-onto `target` with `os.replace`. A connection opened before the swap keeps
+next to the live one (`<target>.loading.<pid>`), in `executemany` batches of
+`batch_rows` within one transaction (no journal: a failed load's file is simply
+deleted), creates the declared indexes after the rows are in, checks the result
+(row count, `PRAGMA quick_check`), makes it durable (fsync) and renames it onto
+`target` with `os.replace`. A connection opened before the swap keeps
 reading the previous file until it reconnects; a connection opened after it
 sees the complete new file. Nothing is ever written to the live file.
 
@@ -11,8 +13,9 @@ Bad records (decoding errors from the reader, key columns without a value,
 duplicate keys, values SQLite cannot store exactly) are handled by `policy`:
 
 - `reject` (default): the load fails with `LoadRejected`, the temporary file is
-  removed and the previous file keeps serving. The errors found while reading
-  the whole file (up to `max_errors`) are in the exception's report.
+  removed and the previous file keeps serving. The file is read on after the
+  first bad record, so the exception's report lists every bad record up to
+  `max_errors` (then reading stops).
 - `quarantine`: bad records go to the `lw_quarantine` table of the new file with
   their record number, line, byte offset, field, message and raw bytes
   (base64); the others load. `max_rejected` caps how many may be quarantined
