@@ -75,6 +75,11 @@ class _Compiler(compiler.SQLCompiler):
             text += "TOP " + self.process(limit, **kw) + " "
         return text
 
+    def get_render_as_alias_suffix(self, alias_name_text: str) -> str:
+        if self.dialect.profile.alias_as:
+            return super().get_render_as_alias_suffix(alias_name_text)
+        return " " + alias_name_text
+
     def render_literal_value(self, value: Any, type_: Any) -> str:
         text = super().render_literal_value(value, type_)
         if isinstance(value, str) and self.dialect.profile.backslash_literals:

@@ -44,6 +44,7 @@ Fields:
   MariaDB: a schema is a database).
 - `read_only_attribute`: the driver enforces `SQL_ATTR_ACCESS_MODE`.
 - `timeout_states`, `lost_states`: vendor SQLSTATEs beyond the standard ones.
+- `alias_as`: derived tables are aliased `AS name` (Oracle wants no AS).
 - `ping_sql`: the cheapest statement that needs the server.
 - `tested`: the profile has been run against a real driver by the test suite;
   the others follow the vendor's documentation.
@@ -84,6 +85,7 @@ class DbmsProfile:
     timeout_states: frozenset[str] = frozenset()
     lost_states: frozenset[str] = frozenset()
     ping_sql: str = "SELECT 1"
+    alias_as: bool = True
     tested: bool = False
 
 
@@ -171,6 +173,7 @@ PROFILES: dict[str, DbmsProfile] = {
             like_escape=True,
             default_schema_sql="SELECT SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') FROM DUAL",
             ping_sql="SELECT 1 FROM DUAL",
+            alias_as=False,
         ),
         DbmsProfile(
             "informix",
