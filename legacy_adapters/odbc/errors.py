@@ -20,6 +20,10 @@ anything else                  `QueryRejected` (the database refused the
                                statement: not an outage, never a 503)
 =============================  ==========================================
 
+While connecting, nothing is a rejected statement: IMxxx and 01000 (what
+unixODBC reports when it cannot load a driver's library) become
+`DriverNotFound`, anything else but a timeout `SourceUnavailable`.
+
 A profile may add vendor SQLSTATEs to the timeout and lost-connection sets.
 """
 
@@ -58,6 +62,22 @@ def message(err: BaseException) -> str:
 
 def is_lost(state: str, extra: Iterable[str] = ()) -> bool:
     return state.startswith("08") or state in LOST_STATES or state in extra
+
+
+def translate_connect(err: Exception, *, target: str) -> SourceError:
+    """The adapter error for a connection attempt that failed."""
+    state = sqlstate(err)
+    if state == "01000":
+        text = message(err)
+        return DriverNotFound(
+            f"{target}: the ODBC driver manager cannot load its driver ({text}); "
+            "`legacy-wrapper drivers` lists the installed drivers and DSNs"
+        )
+    error = translate(err, target=target)
+    if isinstance(error, SourceUnavailable):
+        return error
+    text = message(err)
+    return SourceUnavailable(f"{target} cannot be connected to ({text})")
 
 
 def translate(

@@ -50,7 +50,13 @@ from legacy_adapters.odbc.connection import ConnectionStringError, describe, exp
 from legacy_adapters.odbc.deadline import Deadline, Watchdog
 from legacy_adapters.odbc.dialect import OdbcDialect, paginator
 from legacy_adapters.odbc.drivers import load_pyodbc
-from legacy_adapters.odbc.errors import DriverNotFound, is_lost, sqlstate, translate
+from legacy_adapters.odbc.errors import (
+    DriverNotFound,
+    is_lost,
+    sqlstate,
+    translate,
+    translate_connect,
+)
 from legacy_adapters.odbc.plans import Plan, PlanCache, check, compile_plan, query_key
 from legacy_adapters.odbc.profiles import DbmsProfile, resolve
 from legacy_adapters.sql_statements import build_statement, shape, statement_values
@@ -245,7 +251,7 @@ class OdbcSource:
         except exc.TimeoutError:
             raise SourceTimeout(f"no connection to {self.target} became free in time") from None
         except pyodbc.Error as err:
-            raise self._translate(err) from err
+            raise translate_connect(err, target=self.target) from err
         try:
             yield conn
         except pyodbc.Error as err:
