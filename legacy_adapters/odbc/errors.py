@@ -106,5 +106,5 @@ def translate(
         return SourceUnavailable(f"{target} refused the credentials ({detail})")
     if state.startswith("22"):
         # The driver's text may quote the value: the client sees only what is wrong.
-        return UnsupportedQuery(f"a value does not fit the legacy column's type [{state}]")
+        return UnsupportedQuery("a value does not fit the legacy column's type")
     return QueryRejected(f"{target} refused the statement ({detail})")
