@@ -128,6 +128,9 @@ PROFILES: dict[str, DbmsProfile] = {
             read_only_sql=("SET SESSION TRANSACTION READ ONLY",),
             timeout_sql="SET SESSION max_statement_time = {s}",
             schemas_are_catalogs=True,
+            # Connector/ODBC reports a statement killed by max_statement_time or by
+            # a cancel (server errors 1969, 1317) as HY018.
+            timeout_states=frozenset({"HY018"}),
             tested=True,
         ),
         DbmsProfile(
@@ -141,6 +144,7 @@ PROFILES: dict[str, DbmsProfile] = {
             read_only_sql=("SET SESSION TRANSACTION READ ONLY",),
             timeout_sql="SET SESSION max_execution_time = {ms}",
             schemas_are_catalogs=True,
+            timeout_states=frozenset({"HY018"}),
         ),
         DbmsProfile(
             "mssql",

@@ -9,9 +9,8 @@ Informix, FoxPro, ...) or that a site reaches only through its DSN.
   once per query shape by a dialect configured from the driver's answers and
   a per-DBMS profile (`dialect.py`, `profiles.py`), executed with `?`
   parameters bound with the reflected column types (`plans.py`).
-- Limits: a bounded pool (SQLAlchemy's `QueuePool` over pyodbc connections)
-  whose wait ends in `SourceTimeout`; a deadline per statement (`deadline.py`)
-  plus the profile's server-side limit; read-only sessions
+- Limits: a bounded pool (`pool.py`) whose wait ends in `SourceTimeout`; a
+  deadline per statement (`deadline.py`) plus the profile's server-side limit; read-only sessions
   (`SQL_ATTR_ACCESS_MODE` and the profile's read-only statement).
 - Errors: translated by SQLSTATE (`errors.py`); a statement that fails because
   the connection was lost is retried once on a new connection.
@@ -31,8 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc
-from sqlalchemy.pool import QueuePool
 
 from legacy_adapters.base import (
     Capabilities,
@@ -58,6 +55,7 @@ from legacy_adapters.odbc.errors import (
     translate_connect,
 )
 from legacy_adapters.odbc.plans import Plan, PlanCache, check, compile_plan, query_key
+from legacy_adapters.odbc.pool import Handle, Pool, PoolTimeout
 from legacy_adapters.odbc.profiles import DbmsProfile, resolve
 from legacy_adapters.sql_statements import build_statement, shape, statement_values
 
@@ -114,13 +112,7 @@ class OdbcSource:
         self._tables: dict[TableRef, sa.Table] = {}
         self._plans = PlanCache()
         self._watchdog = Watchdog(statement_timeout) if statement_timeout else None
-        self._pool = QueuePool(
-            self._connect,
-            pool_size=pool_size,
-            max_overflow=0,
-            timeout=pool_timeout,
-            reset_on_return=None,  # autocommit, read-only: nothing to roll back
-        )
+        self._pool = Pool(self._connect, pool_size, pool_timeout)
 
     # ------------------------------------------------------------------ driver
 
@@ -242,25 +234,29 @@ class OdbcSource:
     # ------------------------------------------------------------------ connections
 
     @contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self) -> Iterator[Handle]:
         """A pooled connection; errors become `SourceError`s here. A connection that
         failed because the link is gone is dropped from the pool."""
         pyodbc = load_pyodbc()
         try:
-            conn = self._pool.connect()
-        except exc.TimeoutError:
-            raise SourceTimeout(f"no connection to {self.target} became free in time") from None
+            handle = self._pool.checkout()
+        except PoolTimeout as err:
+            raise SourceTimeout(
+                f"no connection to {self.target} became free in time: {err}"
+            ) from None
         except pyodbc.Error as err:
             raise translate_connect(err, target=self.target) from err
         try:
-            yield conn
+            yield handle
         except pyodbc.Error as err:
-            error = self._translate(err)
             if self._is_lost(err):
-                conn.invalidate()
-            raise error from err
+                handle.discard()
+            raise self._translate(err) from err
+        except BaseException:
+            handle.discard()  # interrupted half-way: its state is unknown
+            raise
         finally:
-            conn.close()
+            self._pool.checkin(handle)
 
     def _translate(self, err: Exception, timed_out: bool = False) -> SourceError:
         profile = self._info.profile if self._info else None
@@ -284,8 +280,8 @@ class OdbcSource:
         pyodbc = load_pyodbc()
         for attempt in (1, 2):
             try:
-                with self._connection() as conn:
-                    return self._execute(pyodbc, conn, sql, params, sizes, one)
+                with self._connection() as handle:
+                    return self._execute(pyodbc, handle, sql, params, sizes, one)
             except SourceTimeout:
                 raise
             except DriverNotFound:
@@ -299,33 +295,32 @@ class OdbcSource:
     def _execute(
         self,
         pyodbc: Any,
-        conn: Any,
+        handle: Handle,
         sql: str,
         params: Sequence[Any],
         sizes: Sequence[Any] | None,
         one: bool,
     ) -> list[Any]:
-        cursor = conn.cursor()
+        cursor = handle.cursor
+        if sizes or handle.sized:  # input sizes stay set on a cursor until replaced
+            cursor.setinputsizes(list(sizes) if sizes else None)
+            handle.sized = bool(sizes)
         deadline: Deadline | None = None
+        if self._watchdog is not None:
+            deadline = self._watchdog.arm(cursor)
         try:
-            if sizes:
-                cursor.setinputsizes(list(sizes))
-            if self._watchdog is not None:
-                deadline = self._watchdog.arm(cursor)
             cursor.execute(sql, params) if params else cursor.execute(sql)
             rows = cursor.fetchall() if not one else [cursor.fetchone()]
         except pyodbc.Error as err:
             fired = self._watchdog.disarm(deadline) if deadline else False
             deadline = None
             if fired:
-                conn.invalidate()  # a cancelled statement may leave the session unusable
+                handle.discard()  # a cancelled statement may leave the session unusable
                 raise self._translate(err, timed_out=True) from err
             raise
         finally:
             if deadline is not None:
                 self._watchdog.disarm(deadline)  # type: ignore[union-attr]
-            with suppress(pyodbc.Error):
-                cursor.close()
         return rows
 
     # ------------------------------------------------------------------ reflection
@@ -349,8 +344,8 @@ class OdbcSource:
         pyodbc = load_pyodbc()
         for attempt in (1, 2):
             try:
-                with self._connection() as conn:
-                    cursor = conn.cursor()
+                with self._connection() as handle:
+                    cursor = handle.connection.cursor()
                     try:
                         for schema, names in wanted.items():
                             infos += self._reflect_schema(pyodbc, cursor, schema, names)
@@ -526,8 +521,8 @@ def _estimate_postgresql(source: OdbcSource, plan: Plan, params: list[Any]) -> i
 
 
 def _estimate_mysql(source: OdbcSource, plan: Plan, params: list[Any]) -> int:
-    with source._connection() as conn:
-        cursor = conn.cursor()
+    with source._connection() as handle:
+        cursor = handle.connection.cursor()
         try:
             cursor.execute(f"EXPLAIN {plan.sql}", params)
             names = [d[0].lower() for d in cursor.description]

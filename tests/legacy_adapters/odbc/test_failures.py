@@ -121,7 +121,7 @@ def test_a_full_pool_times_out(slow_url: str) -> None:
         holder = threading.Thread(target=hold)
         holder.start()
         for _ in range(500):
-            if source._pool.checkedout():
+            if source._pool.busy():
                 break
             time.sleep(0.01)
         with pytest.raises(SourceTimeout, match="became free"):
@@ -190,7 +190,7 @@ def test_a_database_that_goes_away_mid_request(postgresql_url: str) -> None:
         reader = threading.Thread(target=read)
         reader.start()
         for _ in range(500):
-            if source._pool.checkedout():
+            if source._pool.busy():
                 break
             time.sleep(0.01)
         time.sleep(0.2)
