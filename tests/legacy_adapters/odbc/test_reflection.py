@@ -3,6 +3,12 @@ reflection finds on the same database: names, types, keys, indexes, views."""
 
 from __future__ import annotations
 
+import secrets
+
+import pytest
+import sqlalchemy as sa
+
+from fixtures import awkward
 from legacy_adapters.base import Condition, Order, Select, TableInfo, TableRef
 from legacy_adapters.odbc import OdbcSource
 from legacy_adapters.sqlalchemy_source import SQLAlchemySource
@@ -69,3 +75,33 @@ def test_names_with_underscores_are_not_patterns(odbc_source: OdbcSource) -> Non
         again = odbc_source.reflect(tables=[table.ref]).tables
         assert [t.ref for t in again] == [table.ref]
         assert [c.name for c in again[0].columns] == [c.name for c in table.columns]
+
+
+def test_schemas_and_libraries(odbc_source: OdbcSource, demo_url: str, odbc_url: str) -> None:
+    """A schema (PostgreSQL) or a database (MariaDB, where ODBC calls it a catalog)
+    other than the default one is reflected and read with qualified names."""
+    if not odbc_source.capabilities.schemas:
+        pytest.skip("this source has no schemas")
+    name = f"lw_lib_{secrets.token_hex(3)}"
+    awkward.build(demo_url, schema=name)
+    source = OdbcSource(odbc_url)
+    try:
+        schema = source.reflect(schemas=[name])
+        tables = {t.ref.name: t for t in schema.tables}
+        assert {t.ref.schema for t in schema.tables} == {name}
+        assert {"TRIKEY", "V_TRIKEY", "order"} <= set(tables)
+        assert tables["TRIKEY"].primary_key == ("PLANT", "LINE", "SEQ")
+        rows = source.select(
+            Select(TableRef("TRIKEY", name), ("QTY",), (Condition("PLANT", "eq", "P1"),))
+        )
+        assert rows and all(isinstance(r[0], int) for r in rows)
+        default = {t.ref for t in source.reflect().tables}
+        assert TableRef("TRIKEY") in default and TableRef("TRIKEY", name) not in default
+    finally:
+        source.close()
+        engine = sa.create_engine(demo_url)
+        with engine.begin() as conn:
+            quoted = conn.dialect.identifier_preparer.quote_schema(name)
+            kind = "SCHEMA" if engine.dialect.name == "postgresql" else "DATABASE"
+            conn.exec_driver_sql(f"DROP {kind} {quoted}" + (" CASCADE" if kind == "SCHEMA" else ""))
+        engine.dispose()
