@@ -3,6 +3,9 @@ variables, and messages that never show a secret."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from legacy_adapters.odbc.connection import (
@@ -50,3 +53,16 @@ def test_messages_mask_secrets() -> None:
     assert "UID=reader" in shown and "PWD=***" in shown
     assert describe(text) == "DRIVER=X"
     assert describe("DSN=PLANT;PWD=x") == "DSN=PLANT"
+
+
+def test_pyodbc_is_imported_only_when_an_odbc_source_is_used() -> None:
+    """Its wheel needs the system's libodbc.so.2: a deployment without ODBC sources
+    must start without it."""
+    code = (
+        "import sys, wrapper.app, wrapper.cli, wrapper.sources, legacy_adapters.odbc\n"
+        "assert 'pyodbc' not in sys.modules, 'pyodbc imported too early'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
