@@ -245,6 +245,8 @@ class Capabilities:
     count_estimate: bool = False
     schemas: bool = False
     read_only_enforced: bool = False
+    like_escape: bool = True  # patterns may escape % and _ with a backslash
+    unicode_case_fold: bool = True  # `like` folds every letter's case, not only ASCII
     extra: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -21,6 +21,12 @@ from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef
 from legacy_adapters.sql_keyset import keyset_condition, order_clauses
 
 Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
+# How a statement is limited to a page: (statement, its ORDER BY clauses, the
+# LIMIT parameter or None, the OFFSET parameter or None) -> the paged statement.
+Paginate = Callable[
+    [sa.Select, Sequence[sa.ColumnElement[Any]], sa.BindParameter | None, sa.BindParameter | None],
+    sa.Select,
+]
 _SINGLE = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "prefix", "like", "like_rtrim"})
 _LIST = frozenset({"in", "not_in"})
 
@@ -97,7 +103,23 @@ def where_clauses(
     return [_predicate(table, pred, bind, resolve) for pred in where]
 
 
-def build_statement(table: sa.Table, query: Select, resolve: Resolve) -> sa.Select:
+def limit_offset(
+    stmt: sa.Select,
+    order: Sequence[sa.ColumnElement[Any]],
+    limit: sa.BindParameter | None,
+    offset: sa.BindParameter | None,
+) -> sa.Select:
+    """Core's own LIMIT/OFFSET, rendered by each SQLAlchemy dialect."""
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset is not None:
+        stmt = stmt.offset(offset)
+    return stmt
+
+
+def build_statement(
+    table: sa.Table, query: Select, resolve: Resolve, paginate: Paginate = limit_offset
+) -> sa.Select:
     """The statement for `query`'s shape, every value a parameter."""
     bind = _Binder()
     stmt = sa.select(*(table.c[name] for name in query.columns))
@@ -105,12 +127,11 @@ def build_statement(table: sa.Table, query: Select, resolve: Resolve) -> sa.Sele
     if query.after is not None:
         after = [None if v is None else bind() for v in query.after]
         stmt = stmt.where(keyset_condition(table, query.order_by, after, strict=query.skip == 0))
-    stmt = stmt.order_by(*order_clauses(table, query.order_by))
-    if query.limit is not None:
-        stmt = stmt.limit(bind())
-    if query.skip:
-        stmt = stmt.offset(bind())
-    return stmt
+    order = order_clauses(table, query.order_by)
+    stmt = stmt.order_by(*order)
+    limit = bind() if query.limit is not None else None
+    offset = bind() if query.skip else None
+    return paginate(stmt, order, limit, offset)
 
 
 def _collect(where: Sequence[Predicate], values: list[Any]) -> None:
