@@ -77,10 +77,7 @@ def _open(url: str):  # type: ignore[no-untyped-def]
     from wrapper.config import SourceConfig
     from wrapper.sources import open_source
 
-    try:
-        return open_source(SourceConfig(url=url))
-    except SourceError as err:
-        _fail(f"cannot open the legacy source: {err}")
+    return open_source(SourceConfig(url=url))  # a SourceError is one line (_Commands)
 
 
 def _check_config(config_path: Path, no_auth: bool) -> Config:

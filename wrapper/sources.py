@@ -2,7 +2,7 @@
 says what to do, in one line, when a source URL cannot be used at all.
 
 A URL that does not parse, names no known kind of database, needs a driver that
-is not installed, or a kind not supported yet raises `SourceUrlError` here,
+is not installed raises `SourceUrlError` here,
 whoever asked (`inspect`, `init`, `serve`, `openapi`). Failures to reach a
 source that can be opened (refused, timed out, authentication, unknown database)
 are worded by the adapter itself (`legacy_adapters.sql_errors`).

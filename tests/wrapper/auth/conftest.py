@@ -142,6 +142,7 @@ class Tokens:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._clients: dict[str, tuple[str, str]] = {}
+        self._headers: dict[tuple[str, str], dict[str, str]] = {}
 
     def client(self, scopes: str, **claims: Any) -> tuple[str, str]:
         name = json.dumps([scopes, claims], sort_keys=True)
@@ -152,14 +153,21 @@ class Tokens:
         return self._clients[name]
 
     def __call__(self, scopes: str, **claims: Any) -> dict[str, str]:
+        """Authorization headers with a token for these scopes and claims (one token
+        per client and app: the token endpoint limits how often a client asks)."""
         client_id, secret = self.client(scopes, **claims)
+        known = self._headers.get((client_id, secret))
+        if known is not None:
+            return known
         response = self.app.test_client().post(
             "/oauth/token",
             data={"grant_type": "client_credentials"},
             auth=(client_id, secret),
         )
         assert response.status_code == 200, response.get_json()
-        return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+        headers = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+        self._headers[(client_id, secret)] = headers
+        return headers
 
 
 @pytest.fixture(scope="session")
