@@ -5,11 +5,16 @@ COPY wrapper ./wrapper
 COPY legacy_adapters ./legacy_adapters
 COPY fixtures ./fixtures
 RUN pip install --no-cache-dir .
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint
 RUN useradd --system --create-home wrapper && mkdir /state && chown wrapper /state
 USER wrapper
-EXPOSE 8080
-# Mount the mapping (with its `auth:` section) at /config/wrapper.yaml and keep the
-# wrapper's own state (clients, API keys, signing keys) on a volume at /state
-# (`auth: {state: /state/auth.db, ...}`). serve refuses to start without auth.
+# The wrapper's own state (clients, API keys, signing keys; the demo's files) lives on a
+# volume: relative paths, such as the demo's var/demo, land there too.
+WORKDIR /state
 VOLUME ["/state"]
-CMD ["legacy-wrapper", "serve", "--config", "/config/wrapper.yaml", "--bind", "0.0.0.0:8080", "--server", "granian", "--workers", "2"]
+EXPOSE 8080
+# Without a command: serve the mapping mounted at /config/wrapper.yaml (with its `auth:`
+# section, `state: /state/auth.db`); serve refuses to start without auth. With a command,
+# run it: `docker run IMAGE legacy-wrapper clients add ...`. See the README's Docker section.
+ENV LEGACY_WRAPPER_CONFIG=/config/wrapper.yaml
+ENTRYPOINT ["docker-entrypoint"]

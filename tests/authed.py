@@ -13,12 +13,12 @@ from wrapper.auth.guard import declared_scopes
 from wrapper.auth.server import create_client
 from wrapper.auth.store import Grant
 from wrapper.config import load_config
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, ensure_state_key
 
 AUTH = """
 auth:
   audience: plant-api
-  server: {issuer: "http://127.0.0.1:8080", token_lifetime: 600}
+  server: {{issuer: "http://127.0.0.1:8080", token_lifetime: 600, state_key_file: "{key}"}}
 """
 
 
@@ -34,7 +34,8 @@ def write_config(folder: Path, url: str, extra: str = "", *, auth: bool = True) 
     `folder/wrapper.yaml` (its state database defaults to a file next to it)."""
     text = MAPPING.read_text(encoding="utf-8").replace("url: sqlite:///plant.db", f'url: "{url}"')
     path = folder / "wrapper.yaml"
-    path.write_text(text + extra + (AUTH if auth else ""), encoding="utf-8")
+    section = AUTH.format(key=ensure_state_key(folder)) if auth else ""
+    path.write_text(text + extra + section, encoding="utf-8")
     return path
 
 

@@ -83,7 +83,7 @@ def create_app(
     if config.auth is not None and not no_auth:
         from wrapper.auth.guard import setup_auth
 
-        guard = setup_auth(app, config.auth, mapping, state)
+        guard = setup_auth(app, config.auth, mapping, state, config.limits)
         authorize = guard.authorize
         caller = identify or guard.identify
     limiter = None

@@ -1,4 +1,9 @@
-"""The `legacy-wrapper` command line."""
+"""The `legacy-wrapper` command line.
+
+Every command fails the same way: one line saying what is wrong and what to do,
+exit status 2, never a traceback (`legacy-wrapper -v ...` shows the traceback of
+an unexpected error). Configuration problems are listed one per line.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import atexit
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -23,16 +29,55 @@ if TYPE_CHECKING:
 log = logging.getLogger("legacy_wrapper")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+def _config_problems(problems: list[str]) -> str:
+    return "the configuration has problems:\n" + "\n".join(f"  {p}" for p in problems)
+
+
+class _Commands(click.Group):
+    """Turns what a command may run into (a bad configuration, a legacy source
+    that cannot be used or reached, a file that cannot be read or written) into
+    one line and a hint, for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SourceError as err:
+            _fail(f"cannot read the legacy source: {err}")
+        except OSError as err:
+            if err.filename is None:
+                _unexpected(ctx, err)
+            _fail(f"{err.filename}: {err.strerror or err}")
+        except Exception as err:
+            from wrapper.config import ConfigError
+
+            if isinstance(err, ConfigError):
+                _fail(_config_problems(err.problems))
+            _unexpected(ctx, err)
+
+
+def _unexpected(ctx: click.Context, err: Exception) -> NoReturn:
+    if ctx.params.get("verbose"):
+        raise err
+    lines = str(err).strip().splitlines()
+    _fail(
+        f"unexpected {type(err).__name__}: {lines[0] if lines else ''} "
+        f"(run `legacy-wrapper -v {ctx.invoked_subcommand or ''} ...` to see where)",
+        1,
+    )
 
 
 def _open(url: str):  # type: ignore[no-untyped-def]
     from wrapper.config import SourceConfig
     from wrapper.sources import open_source
 
-    return open_source(SourceConfig(url=url))
+    return open_source(SourceConfig(url=url))  # a SourceError is one line (_Commands)
 
 
 def _check_config(config_path: Path, no_auth: bool) -> Config:
@@ -55,17 +100,19 @@ def _check_config(config_path: Path, no_auth: bool) -> Config:
 
 
 def _has_auth_section(config_path: Path) -> bool:
+    """False only for a readable mapping without `auth:`; an unreadable or
+    malformed file is left to the configuration check, which names the problem."""
     from wrapper.yaml_source import load_yaml
 
     try:
         raw = load_yaml(config_path.read_text(encoding="utf-8"))
     except Exception:
-        return False
-    return isinstance(raw, dict) and raw.get("auth") is not None
+        return True
+    return not isinstance(raw, dict) or raw.get("auth") is not None
 
 
-@click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.group(cls=_Commands)
+@click.option("-v", "--verbose", is_flag=True, help="Log more; show tracebacks.")
 def main(verbose: bool) -> None:
     """Serve a legacy database as a modern, versioned REST API."""
     logging.basicConfig(
@@ -75,17 +122,16 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.option("--source", "url", required=True, help="SQLAlchemy URL of the legacy database.")
+@click.option(
+    "--source", "url", required=True, help="SQLAlchemy URL, or odbc:DSN=NAME / odbc:DRIVER=...;..."
+)
 @click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
     """Print the reflected schema: tables, views, columns, keys, indexes, foreign keys."""
     source = _open(url)
     started = time.perf_counter()
-    try:
-        schema = source.reflect(schemas=list(schemas) or [None])
-    except SourceError as err:
-        _fail(f"cannot read the legacy source: {err}")
+    schema = source.reflect(schemas=list(schemas) or [None])
     elapsed = time.perf_counter() - started
     if as_json:
         click.echo(json.dumps(schema.to_dict(), indent=2))
@@ -112,19 +158,29 @@ def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--source", "url", required=True, help="SQLAlchemy URL of the legacy database.")
+@click.option(
+    "--source", "url", required=True, help="SQLAlchemy URL, or odbc:DSN=NAME / odbc:DRIVER=...;..."
+)
 @click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
 def init(url: str, schemas: tuple[str, ...], output: Path) -> None:
     """Write a starting mapping file from reflection."""
     from wrapper.scaffold import scaffold
 
-    try:
-        schema = _open(url).reflect(schemas=list(schemas) or [None])
-    except SourceError as err:
-        _fail(f"cannot read the legacy source: {err}")
+    schema = _open(url).reflect(schemas=list(schemas) or [None])
     output.write_text(scaffold(schema, url), encoding="utf-8")
     click.echo(f"wrote {output} with {len(schema.tables)} resources", err=True)
+
+
+@main.command()
+def drivers() -> None:
+    """List the installed ODBC drivers and data sources (DSNs)."""
+    from legacy_adapters.odbc.drivers import installed
+
+    try:
+        click.echo("\n".join(installed().lines()))
+    except SourceError as err:
+        _fail(str(err))
 
 
 @main.command()
@@ -210,10 +266,8 @@ def _serve(
 )
 def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> None:
     """Write one OpenAPI document per API version (vN.json)."""
-    import tempfile
-
     from wrapper.app import create_app
-    from wrapper.config import ConfigError, load_config
+    from wrapper.config import load_config
     from wrapper.demo import prepare_demo
 
     if demo == (config_path is not None):
@@ -221,10 +275,7 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         path = prepare_demo(Path(tmp), orders=50) if demo else config_path
         assert path is not None
-        try:
-            app = create_app(load_config(path), no_auth=True)  # the documents need no keys
-        except ConfigError as err:
-            _fail("\n".join(err.problems))
+        app = create_app(load_config(path), no_auth=True)  # the documents need no keys
         documents = {}
         with app.test_client() as client:
             for version in app.extensions["legacy_wrapper"].mapping.versions:
@@ -248,44 +299,93 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
 
 
 _PRINT_TOKEN = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+DEMO_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True)
 @click.option(
-    "--workdir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Folder for the demo database, its mapping and its state (one demo each).",
 )
 @click.option("--orders", default=2000, show_default=True, help="Size of the demo database.")
 @click.option(
     "--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True
 )
-@click.option("--workers", default=2, show_default=True)
-def demo(bind: str, workdir: Path, orders: int, server: str, workers: int) -> None:
+@click.option("--workers", type=int, help="Default: 2 with Redis, 1 without.")
+@click.option(
+    "--redis",
+    "redis_url",
+    default=DEMO_REDIS,
+    show_default=True,
+    help="Keep rate limits and the cache in this Redis when it answers; '' for memory.",
+)
+@click.option("--issuer", help="The URL clients use (default http://BIND; localhost for 0.0.0.0).")
+def demo(
+    bind: str,
+    workdir: Path,
+    orders: int,
+    server: str,
+    workers: int | None,
+    redis_url: str,
+    issuer: str | None,
+) -> None:
     """Build the demo legacy database and serve it with the demo mapping, with
-    auth: prints credentials for three personas."""
-    from wrapper.demo import prepare_demo, reset_personas
+    auth, rate limits and a short cache: prints credentials for four personas.
+    Refuses (and leaves it alone) when a demo already runs on the port or folder."""
+    from wrapper.demo import Protection, prepare_demo, redis_answers, reset_personas
+    from wrapper.demo.exclusive import DemoBusy, check_port, claim_workdir
+    from wrapper.serving import parse_bind
 
-    config_path = prepare_demo(workdir, orders=orders, bind=bind)
+    try:
+        host, port = parse_bind(bind)
+        check_port(host, port)
+    except (ValueError, DemoBusy) as err:
+        _fail(str(err))
+    shared = bool(redis_url) and redis_answers(redis_url)
+    workers = workers or (2 if shared else 1)
+    if workers > 1 and not shared:
+        _fail(
+            f"without Redis at {redis_url or '(none)'} the demo's rate limits count per "
+            "process: use --workers 1 (the default then), or start Redis"
+        )
+    try:
+        lock = claim_workdir(workdir)  # held until this process ends
+    except DemoBusy as err:
+        _fail(str(err))
+    public = issuer or f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+    protection = Protection(redis_url if shared else "memory://", key_prefix=f"lw-demo-{port}")
+    config_path = prepare_demo(
+        workdir, orders=orders, bind=bind, issuer=public.rstrip("/"), protection=protection
+    )
+    store = redis_url if shared else "memory (one worker; Redis makes it two)"
     click.echo(
         f"\n  legacy database: {workdir / 'plant.db'}\n  mapping:         {config_path}\n"
-        f"  docs:            http://{bind}/v1/docs  (and /v2/docs)\n"
-        "                   Authorize there with a client below\n",
+        f"  docs:            {public}/v1/docs  (and /v2/docs)\n"
+        "                   Authorize there with a client below\n"
+        f"  rate limits:     120/minute per client, in {store}\n"
+        "  cache:           jobs 5 s, codes 60 s\n",
         err=True,
     )
     for name, client_id, secret, scopes, sees in reset_personas(config_path):
         click.echo(
             f"  {name}: {sees}\n    scopes {scopes}\n"
-            f"    client_id {client_id}\n    client_secret {secret}\n",
+            f"    export CLIENT_ID={shlex.quote(client_id)} "
+            f"CLIENT_SECRET={shlex.quote(secret)}\n",
             err=True,
         )
     click.echo(
-        "  get a token and use it:\n"
-        "    TOKEN=$(curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials \\\n"
-        f"      http://{bind}/oauth/token | python3 -c '{_PRINT_TOKEN}')\n"
-        f'    curl -H "Authorization: Bearer $TOKEN" http://{bind}/v1/jobs?limit=5\n',
+        "  paste one export line above, then get a token and use it:\n"
+        '    TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \\\n'
+        f"      {public}/oauth/token | python3 -c '{_PRINT_TOKEN}')\n"
+        f'    curl -i -H "Authorization: Bearer $TOKEN" "{public}/v1/jobs?limit=5"\n',
         err=True,
     )
-    _serve(config_path, bind, workers, 1, server, dev=False, no_auth=False)
+    _serve(config_path, bind, workers, 4, server, dev=False, no_auth=False)
+    lock.close()
 
 
 def _register_auth_commands() -> None:

@@ -96,7 +96,7 @@ class Cursors:
 
     def decode(self, text: str, print_: str, width: int) -> tuple[tuple[Any, ...], int]:
         """The (values, skip) of a cursor made for this order; 400 otherwise."""
-        payload = self._open(text)
+        payload = self.unseal(text)
         try:
             got_print, values, skip = orjson.loads(payload)
             values = tuple(_untag(v) for v in values)
@@ -111,7 +111,8 @@ class Cursors:
             raise InvalidParameter("cursor", _INVALID)
         return values, skip
 
-    def _open(self, text: str) -> bytes:
+    def unseal(self, text: str) -> bytes:
+        """What a cursor of this deployment says (JSON), for diagnostics; 400 otherwise."""
         if not _BASE64URL.fullmatch(text):
             raise InvalidParameter("cursor", _INVALID)
         try:

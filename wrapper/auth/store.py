@@ -3,7 +3,8 @@
 It lives in its own database (a SQLite file by default), never in the legacy
 database, which stays read-only. Secrets are stored as SHA-256 digests: they
 are 256-bit random values, so a fast digest is enough (no password stretching
-is needed) and a lookup costs microseconds.
+is needed) and a lookup costs microseconds. Signing private keys are stored
+sealed with the operator's state key (`signing`, `sealing`), never in clear.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ signing_keys = sa.Table(
     metadata,
     sa.Column("kid", sa.String(64), primary_key=True),
     sa.Column("alg", sa.String(16), nullable=False),
-    sa.Column("private_jwk", sa.Text, nullable=False),
+    sa.Column("private_jwk", sa.Text, nullable=False),  # JSON: see SigningKey.material
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("retire_at", sa.Float),  # published until then; None while active
@@ -103,7 +104,7 @@ class ApiKeyRecord:
 class SigningKey:
     kid: str
     alg: str
-    private_jwk: dict[str, Any]
+    material: dict[str, Any]  # {"public": JWK, "sealed": ...}; a bare private JWK when in clear
     created_at: float
     active: bool
     retire_at: float | None
@@ -201,22 +202,24 @@ class StateStore:
 
     # ------------------------------------------------------------------ signing keys
 
-    def signing_keys(self, now: float | None = None) -> list[SigningKey]:
-        """The keys still published: the active one and those not yet retired."""
+    def signing_keys(self, now: float | None = None, *, retired: bool = False) -> list[SigningKey]:
+        """The keys still published: the active one and those not yet retired
+        (`retired=True`: every key stored, newest first)."""
         now = time.time() if now is None else now
+        query = signing_keys.select().order_by(signing_keys.c.created_at.desc())
+        if not retired:
+            query = query.where(
+                sa.or_(signing_keys.c.retire_at.is_(None), signing_keys.c.retire_at > now)
+            )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                signing_keys.select()
-                .where(sa.or_(signing_keys.c.retire_at.is_(None), signing_keys.c.retire_at > now))
-                .order_by(signing_keys.c.created_at.desc())
-            ).all()
+            rows = conn.execute(query).all()
         return [
             SigningKey(r.kid, r.alg, json.loads(r.private_jwk), r.created_at, r.active, r.retire_at)
             for r in rows
         ]
 
     def add_signing_key(
-        self, kid: str, alg: str, private_jwk: dict[str, Any], retire_old_at: float
+        self, kid: str, alg: str, material: dict[str, Any], retire_old_at: float
     ) -> None:
         """Make a new key the active one; the previous ones stay published until
         `retire_old_at`, so tokens they signed remain valid until they expire."""
@@ -230,12 +233,24 @@ class StateStore:
                 signing_keys.insert().values(
                     kid=kid,
                     alg=alg,
-                    private_jwk=json.dumps(private_jwk),
+                    private_jwk=json.dumps(material),
                     created_at=time.time(),
                     active=True,
                     retire_at=None,
                 )
             )
+
+    def replace_signing_key_material(
+        self, kid: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> bool:
+        """Store `new` for `kid` if it still holds `old` (False: another process did)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                signing_keys.update()
+                .where(signing_keys.c.kid == kid, signing_keys.c.private_jwk == json.dumps(old))
+                .values(private_jwk=json.dumps(new))
+            )
+        return result.rowcount > 0
 
     # ------------------------------------------------------------------ cursor keys
 
