@@ -393,6 +393,9 @@ def _register_auth_commands() -> None:
 
     for group in (clients, keys, signing_keys):
         main.add_command(group)
+    from wrapper.cursor_keys import cursor_keys
+
+    main.add_command(cursor_keys)
 
 
 _register_auth_commands()

@@ -4,8 +4,8 @@ Shape::
 
     auth:
       audience: plant-api            # the `aud` every token must carry
-      state: auth.db                 # the wrapper's own database: a SQLite path next to
-                                     # the config file, or a SQLAlchemy URL
+      state: auth.db                 # optional: the top-level `state` (the wrapper's own
+                                     # database) is used when absent
       clock_skew: 30                 # seconds of leeway on exp and nbf
       server:                        # the built-in OAuth 2.0 authorization server
         issuer: http://127.0.0.1:8080
@@ -88,10 +88,12 @@ def state_url(value: str, base_dir: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig | None:
+def parse_auth(
+    raw: Located, base_dir: Path, problems: Problems, *, default_state: str
+) -> AuthConfig | None:
     node = raw.get("auth")
     if not isinstance(node, Located):
-        problems.at(raw, "auth", "auth", "must be a mapping with `audience` and `state`")
+        problems.at(raw, "auth", "auth", "must be a mapping with `audience`")
         return None
     unknown_keys(
         node,
@@ -110,7 +112,7 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
         problems,
     )
     audience = _string(node, "audience", "auth", problems, required=True)
-    state = _string(node, "state", "auth", problems, required=True)
+    state = _string(node, "state", "auth", problems)
     values: dict[str, Any] = {}
     for key, kind in (
         ("clock_skew", int),
@@ -128,11 +130,11 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
         values["api_key_header"] = _string(node, "api_key_header", "auth", problems) or "X-API-Key"
     server = _server(node, base_dir, problems) if "server" in node else None
     issuers = _issuers(node, base_dir, problems)
-    if not audience or not state:
+    if not audience:
         return None
     return AuthConfig(
         audience=audience,
-        state=state_url(state, base_dir),
+        state=state_url(state, base_dir) if state else default_state,
         server=server,
         issuers=issuers,
         **values,

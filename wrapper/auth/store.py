@@ -1,4 +1,4 @@
-"""The wrapper's own state: OAuth clients, API keys and signing keys.
+"""The wrapper's own state: OAuth clients, API keys, signing keys and cursor keys.
 
 It lives in its own database (a SQLite file by default), never in the legacy
 database, which stays read-only. Secrets are stored as SHA-256 digests: they
@@ -9,6 +9,7 @@ sealed with the operator's state key (`signing`, `sealing`), never in clear.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -52,6 +53,15 @@ signing_keys = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("retire_at", sa.Float),  # published until then; None while active
+)
+
+cursor_keys = sa.Table(
+    "lw_cursor_keys",
+    metadata,
+    sa.Column("kid", sa.String(16), primary_key=True),
+    sa.Column("secret", sa.String(128), nullable=False),  # base64url of 64 random bytes
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("retire_at", sa.Float),  # cursors sealed with it open until then; None: current
 )
 
 
@@ -100,11 +110,24 @@ class SigningKey:
     retire_at: float | None
 
 
+@dataclass(frozen=True)
+class CursorKey:
+    kid: str  # hex
+    secret: bytes
+    created_at: float
+    retire_at: float | None
+
+
 class StateStore:
     """Reads and writes the state database; creates its tables when missing."""
 
     def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+            # an in-memory database lives in its connection: share one between threads
+            options = {"poolclass": sa.StaticPool, "connect_args": {"check_same_thread": False}}
+        self.engine = sa.create_engine(url, **options)
         metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -228,6 +251,45 @@ class StateStore:
                 .values(private_jwk=json.dumps(new))
             )
         return result.rowcount > 0
+
+    # ------------------------------------------------------------------ cursor keys
+
+    def cursor_keys(self, now: float | None = None) -> list[CursorKey]:
+        """The keys that still open cursors, newest first (the first one seals)."""
+        now = time.time() if now is None else now
+        table = cursor_keys
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                table.select()
+                .where(sa.or_(table.c.retire_at.is_(None), table.c.retire_at > now))
+                .order_by(table.c.created_at.desc(), table.c.kid.desc())
+            ).all()
+        return [
+            CursorKey(r.kid, base64.urlsafe_b64decode(r.secret), r.created_at, r.retire_at)
+            for r in rows
+        ]
+
+    def add_cursor_key(
+        self, kid: str, secret: bytes, retire_old_at: float | None, now: float | None = None
+    ) -> None:
+        """A new current key; with `retire_old_at`, every previous key opens cursors
+        until then at the latest (a key already retiring earlier keeps its date)."""
+        table = cursor_keys
+        with self.engine.begin() as conn:
+            if retire_old_at is not None:
+                conn.execute(
+                    table.update()
+                    .where(sa.or_(table.c.retire_at.is_(None), table.c.retire_at > retire_old_at))
+                    .values(retire_at=retire_old_at)
+                )
+            conn.execute(
+                table.insert().values(
+                    kid=kid,
+                    secret=base64.urlsafe_b64encode(secret).decode("ascii"),
+                    created_at=time.time() if now is None else now,
+                    retire_at=None,
+                )
+            )
 
 
 def _grant(row: Any) -> Grant:
