@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 # --------------------------------------------------------------------------- schema
 
@@ -137,25 +137,48 @@ class Schema:
 
 # --------------------------------------------------------------------------- query
 
-Operator = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "isnull"]
+LegacyOp = Literal[
+    "eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "prefix", "like", "like_rtrim", "isnull"
+]  # fmt: skip
+LEGACY_OPS: frozenset[str] = frozenset(get_args(LegacyOp))
 
 
 @dataclass(frozen=True)
 class Condition:
-    """`column op value` in legacy terms.
+    """`column op value` in legacy terms. The memory source (`memory.py`) is the
+    executable definition of each operator; every adapter must agree with it.
 
-    - `in`: `value` is a sequence; with a tuple of columns, a sequence of tuples.
-    - `like`: `value` is a SQL LIKE pattern (backslash escapes), case-insensitive;
-      `like_rtrim` the same on the value without trailing pad spaces; `prefix` a
-      pattern ending in `%` compared with the column's own collation.
-    - `isnull`: `value` is `(is_null: bool, sentinels)`: the legacy values that also
-      mean "no value" (e.g. a date of 0 or 99999999).
-    - `not_in`: internal helper to keep sentinel values out of comparisons.
+    - `eq ne lt lte gt gte`: `value` is one legacy value; NULL never matches
+      (SQL's three-valued logic: `ne` does not match NULL either).
+    - `in`, `not_in`: `value` is a sequence; with a tuple of columns, a sequence
+      of tuples. NULL never matches either.
+    - `prefix`: `value` is a LIKE pattern ending in `%` (backslash escapes),
+      compared with the column's own collation, so an index can serve it.
+    - `like`: a LIKE pattern (backslash escapes), case-insensitive; `like_rtrim`
+      the same on the value without trailing pad spaces.
+    - `isnull`: `value` is `(is_null: bool, sentinels)`: the legacy values that
+      also mean "no value" (e.g. a date of 0 or 99999999).
     """
 
     column: str | tuple[str, ...]
-    op: str
+    op: LegacyOp
     value: Any
+
+
+@dataclass(frozen=True)
+class Related:
+    """A semi-join: rows whose `columns` equal the `remote` columns of at least
+    one row of `table` that satisfies `where` (SQL: `EXISTS (SELECT 1 FROM table
+    WHERE remote = outer.columns AND where)`). Row rules that follow a relation
+    (`order_lines` visible when their `order` is) are written with it."""
+
+    columns: tuple[str, ...]
+    table: TableRef
+    remote: tuple[str, ...]
+    where: tuple[Predicate, ...] = ()
+
+
+Predicate = Condition | Related
 
 
 @dataclass(frozen=True)
@@ -178,7 +201,7 @@ class Select:
 
     table: TableRef
     columns: tuple[str, ...]
-    where: tuple[Condition, ...] = ()
+    where: tuple[Predicate, ...] = ()
     order_by: tuple[Order, ...] = ()
     after: tuple[Any, ...] | None = None
     skip: int = 0
@@ -222,6 +245,8 @@ class Capabilities:
     count_estimate: bool = False
     schemas: bool = False
     read_only_enforced: bool = False
+    like_escape: bool = True  # patterns may escape % and _ with a backslash
+    unicode_case_fold: bool = True  # `like` folds every letter's case, not only ASCII
     extra: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -29,7 +29,8 @@ def order_clauses(table: sa.Table, order: Sequence[Order]) -> list[sa.ColumnElem
     for o in order:
         col = table.c[o.column]
         if _nullable(col):
-            is_null = sa.case((col.is_(None), 1), else_=0)
+            # Constants, not parameters: some DBMSs cannot type a parameter in a CASE.
+            is_null = sa.case((col.is_(None), sa.literal_column("1")), else_=sa.literal_column("0"))
             clauses.append(is_null.desc() if o.descending else is_null.asc())
         clauses.append(col.desc() if o.descending else col.asc())
     return clauses

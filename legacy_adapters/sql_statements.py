@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from legacy_adapters.base import Condition, Select, UnsupportedQuery
+from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef, UnsupportedQuery
 from legacy_adapters.sql_keyset import keyset_condition, order_clauses
 
+Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
+# How a statement is limited to a page: (statement, its ORDER BY clauses, the
+# LIMIT parameter or None, the OFFSET parameter or None) -> the paged statement.
+Paginate = Callable[
+    [sa.Select, Sequence[sa.ColumnElement[Any]], sa.BindParameter | None, sa.BindParameter | None],
+    sa.Select,
+]
 _SINGLE = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "prefix", "like", "like_rtrim"})
 _LIST = frozenset({"in", "not_in"})
 
@@ -36,7 +43,23 @@ class _Binder:
         return sa.bindparam(name, expanding=expanding)
 
 
-def _condition(table: sa.Table, cond: Condition, bind: _Binder) -> sa.ColumnElement[bool]:
+def _predicate(
+    table: sa.Table, pred: Predicate, bind: _Binder, resolve: Resolve
+) -> sa.ColumnElement[bool]:
+    if isinstance(pred, Related):
+        inner = resolve(pred.table).alias()
+        links = [
+            inner.c[remote] == table.c[local]
+            for local, remote in zip(pred.columns, pred.remote, strict=True)
+        ]
+        nested = [_predicate(inner, p, bind, resolve) for p in pred.where]
+        return sa.exists().where(*links, *nested)
+    return _condition(table, pred, bind)
+
+
+def _condition(
+    table: sa.Table | sa.Alias, cond: Condition, bind: _Binder
+) -> sa.ColumnElement[bool]:
     if isinstance(cond.column, tuple):
         if cond.op != "in":
             raise UnsupportedQuery(f"operator {cond.op!r} on a column tuple")
@@ -74,28 +97,48 @@ def _condition(table: sa.Table, cond: Condition, bind: _Binder) -> sa.ColumnElem
     raise UnsupportedQuery(f"unknown operator {cond.op!r}")
 
 
-def build_statement(table: sa.Table, query: Select) -> sa.Select:
-    """The statement for `query`'s shape, every value a parameter."""
-    bind = _Binder()
-    stmt = sa.select(*(table.c[name] for name in query.columns))
-    for cond in query.where:
-        stmt = stmt.where(_condition(table, cond, bind))
-    if query.after is not None:
-        after = [None if v is None else bind() for v in query.after]
-        stmt = stmt.where(keyset_condition(table, query.order_by, after, strict=query.skip == 0))
-    stmt = stmt.order_by(*order_clauses(table, query.order_by))
-    if query.limit is not None:
-        stmt = stmt.limit(bind())
-    if query.skip:
-        stmt = stmt.offset(bind())
+def where_clauses(
+    table: sa.Table, where: Sequence[Predicate], bind: _Binder, resolve: Resolve
+) -> list[sa.ColumnElement[bool]]:
+    return [_predicate(table, pred, bind, resolve) for pred in where]
+
+
+def limit_offset(
+    stmt: sa.Select,
+    order: Sequence[sa.ColumnElement[Any]],
+    limit: sa.BindParameter | None,
+    offset: sa.BindParameter | None,
+) -> sa.Select:
+    """Core's own LIMIT/OFFSET, rendered by each SQLAlchemy dialect."""
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset is not None:
+        stmt = stmt.offset(offset)
     return stmt
 
 
-def statement_values(query: Select) -> dict[str, Any]:
-    """The parameter values of `query`, named as `build_statement` names them."""
-    values: list[Any] = []
-    for cond in query.where:
-        if isinstance(cond.column, tuple):
+def build_statement(
+    table: sa.Table, query: Select, resolve: Resolve, paginate: Paginate = limit_offset
+) -> sa.Select:
+    """The statement for `query`'s shape, every value a parameter."""
+    bind = _Binder()
+    stmt = sa.select(*(table.c[name] for name in query.columns))
+    stmt = stmt.where(*where_clauses(table, query.where, bind, resolve))
+    if query.after is not None:
+        after = [None if v is None else bind() for v in query.after]
+        stmt = stmt.where(keyset_condition(table, query.order_by, after, strict=query.skip == 0))
+    order = order_clauses(table, query.order_by)
+    stmt = stmt.order_by(*order)
+    limit = bind() if query.limit is not None else None
+    offset = bind() if query.skip else None
+    return paginate(stmt, order, limit, offset)
+
+
+def _collect(where: Sequence[Predicate], values: list[Any]) -> None:
+    for cond in where:
+        if isinstance(cond, Related):
+            _collect(cond.where, values)
+        elif isinstance(cond.column, tuple):
             values.append([tuple(v) for v in cond.value])
         elif cond.op in _SINGLE:
             values.append(cond.value)
@@ -103,6 +146,12 @@ def statement_values(query: Select) -> dict[str, Any]:
             values.append(list(cond.value))
         elif cond.op == "isnull" and cond.value[1]:
             values.append(list(cond.value[1]))
+
+
+def statement_values(query: Select) -> dict[str, Any]:
+    """The parameter values of `query`, named as `build_statement` names them."""
+    values: list[Any] = []
+    _collect(query.where, values)
     if query.after is not None:
         values += [v for v in query.after if v is not None]
     if query.limit is not None:
@@ -112,11 +161,19 @@ def statement_values(query: Select) -> dict[str, Any]:
     return {f"p{i}": v for i, v in enumerate(values)}
 
 
-def shape(query: Select) -> Hashable:
-    where = tuple(
-        (c.column, c.op, c.value[0], bool(c.value[1])) if c.op == "isnull" else (c.column, c.op)
-        for c in query.where
+def _where_shape(where: Sequence[Predicate]) -> Hashable:
+    return tuple(
+        (p.columns, p.table, p.remote, _where_shape(p.where))
+        if isinstance(p, Related)
+        else (p.column, p.op, p.value[0], bool(p.value[1]))
+        if p.op == "isnull"
+        else (p.column, p.op)
+        for p in where
     )
+
+
+def shape(query: Select) -> Hashable:
+    where = _where_shape(query.where)
     after = None if query.after is None else tuple(v is None for v in query.after)
     return (
         query.table,
@@ -137,14 +194,14 @@ class StatementCache:
         self._items: OrderedDict[Hashable, sa.Select] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, table: sa.Table, query: Select) -> sa.Select:
+    def get(self, table: sa.Table, query: Select, resolve: Resolve) -> sa.Select:
         key = shape(query)
         with self._lock:
             stmt = self._items.get(key)
             if stmt is not None:
                 self._items.move_to_end(key)
                 return stmt
-        stmt = build_statement(table, query)
+        stmt = build_statement(table, query, resolve)
         with self._lock:
             self._items[key] = stmt
             if len(self._items) > self.maxsize:

@@ -120,6 +120,8 @@ class SQLAlchemySource:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
             dbapi_conn.execute("PRAGMA cache_size=-16000")
+            # SQLite's lower() folds ASCII only; `like` must fold every letter.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
             # LIKE 'prefix%' compares case-sensitively, as `=` does, and can use an index.
             dbapi_conn.execute("PRAGMA case_sensitive_like=ON")
             if self.read_only:
@@ -225,9 +227,14 @@ class SQLAlchemySource:
                 names = [n for n in names if n in present]
                 if not names:
                     continue
+            own = set(names) if names else set(inspector.get_table_names(schema=schema)) | views
             metadata = sa.MetaData()
             metadata.reflect(conn, schema=schema, only=names or None, views=True)
             for table in metadata.tables.values():
+                # Foreign keys bring in the tables they refer to, from any schema:
+                # only the tables asked for are listed (no phantom tables).
+                if table.schema != schema or table.name not in own:
+                    continue
                 ref = TableRef(str(table.name), schema)
                 reflected[ref] = table
                 infos.append(_table_info(ref, table, "view" if table.name in views else "table"))
@@ -245,7 +252,11 @@ class SQLAlchemySource:
 
     def build(self, query: Select) -> tuple[sa.Select, dict[str, Any]]:
         """The Core statement for `query` and its parameter values."""
-        return self._statements.get(self._table(query.table), query), statement_values(query)
+        table = self._table(query.table)
+        try:
+            return self._statements.get(table, query, self._table), statement_values(query)
+        except KeyError as err:
+            raise SchemaMismatch(f"column {err} is not in {query.table}") from None
 
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         stmt, params = self.build(query)
@@ -255,7 +266,7 @@ class SQLAlchemySource:
         table = self._table(query.table)
         filtered = Select(query.table, (), query.where)
         params = statement_values(filtered)
-        where = build_statement(table, filtered).whereclause
+        where = build_statement(table, filtered, self._table).whereclause
         conditions = () if where is None else (where,)
         if estimate and self.capabilities.count_estimate:
             rows = sa.select(*table.primary_key.columns or table.c).where(*conditions)
@@ -303,6 +314,10 @@ def _translated(url: URL) -> Iterator[None]:
         if _is_client_timeout(err):
             raise SourceTimeout(describe_failure(url, err)) from err
         raise SourceUnavailable(describe_failure(url, err)) from err
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _is_timeout(err: exc.DBAPIError) -> bool:

@@ -33,6 +33,17 @@ def require_backend(backend: str) -> None:
         pytest.skip(reason)
 
 
+def require_odbc_driver(backend: str) -> None:
+    """Skip (fail under CI) when the ODBC driver for `backend` is not installed."""
+    from fixtures.odbc import driver_missing
+
+    reason = driver_missing(backend)
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test every ODBC driver: {reason}")
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     require_backend(request.param)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import legacy_demo
+from wrapper.auth.sealing import new_state_key
 from wrapper.demo import AUTH_SECTION, MAPPING
 
 from .servers import free_port, get
@@ -116,7 +117,11 @@ def started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Pope
 def test_with_a_mapping_it_serves_it_with_authentication(tmp_path: Path) -> None:
     port = free_port()
     config = demo_config(tmp_path, port)
-    env = image_env(LEGACY_WRAPPER_CONFIG=str(config), LEGACY_WRAPPER_BIND=f"127.0.0.1:{port}")
+    env = image_env(
+        LEGACY_WRAPPER_CONFIG=str(config),
+        LEGACY_WRAPPER_BIND=f"127.0.0.1:{port}",
+        LEGACY_WRAPPER_STATE_KEY=new_state_key(),
+    )
     with started(image_entrypoint(), env) as proc:
         deadline = time.monotonic() + 30
         while True:

@@ -13,12 +13,15 @@ from legacy_adapters.base import Schema, Source
 from legacy_adapters.bulkhead import Bulkhead
 from wrapper.access import EVERYTHING, Access
 from wrapper.auth.store import StateStore
+from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
+from wrapper.cursor_keys import KeyRing
 from wrapper.health import health_blueprint
 from wrapper.limits import init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping
 from wrapper.metrics import Metrics, metrics_blueprint
+from wrapper.pagination import Cursors
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
@@ -38,7 +41,7 @@ class WrapperState:
     metrics: Metrics
     respond: Responder  # shared cache, ETags and 304s for read views
     limiter: Limiter | None
-    state: StateStore | None = None  # the wrapper's own database (auth)
+    state: StateStore  # the wrapper's own database (auth, cursor keys)
 
 
 def create_app(
@@ -70,20 +73,19 @@ def create_app(
     source = Bulkhead(raw, config.source.bulkhead_size, config.source.bulkhead_wait, metrics)
     schema = load_schema(source, config)  # or its saved copy while the source is down
     mapping = build_mapping(config, schema)
-    reader = Reader(source, mapping, schema)
+    state = StateStore(config.state.url)
+    reader = Reader(source, mapping, schema, Cursors(KeyRing(state)))
     cache = open_store(config.cache.storage, config.cache.key_prefix, config.cache.wait)
     respond = Responder(config, mapping, cache, metrics)
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    state = None
     authorize: Authorize = allow_everything
     caller = identify or anonymous
     if config.auth is not None and not no_auth:
         from wrapper.auth.guard import setup_auth
 
-        state = StateStore(config.auth.state)
-        guard = setup_auth(app, config.auth, mapping, state)
+        guard = setup_auth(app, config.auth, mapping, state, config.limits)
         authorize = guard.authorize
         caller = identify or guard.identify
     limiter = None
@@ -94,7 +96,11 @@ def create_app(
     )
     header = config.auth.api_key_header if config.auth else "X-API-Key"
     for version in mapping.versions.values():
-        register_version(app, version, reader, config.paging, authorize, respond, header)
+        public_url = config.version_public_url(version.name)
+        register_version(
+            app, version, reader, config.paging, authorize, respond, header, public_url
+        )
+    init_browser(app, config, mapping.versions, header)
     app.register_blueprint(health_blueprint(source))
     app.register_blueprint(metrics_blueprint(metrics))
     _register_site(app, mapping)

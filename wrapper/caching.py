@@ -1,11 +1,12 @@
 """A short-lived shared response cache with request coalescing.
 
 Resources opt in with `cache: {max_age: N}` in the mapping. Entries are keyed
-by the normalized request (path, sorted query arguments, host for the `Link`
-header) and by the caller's row-level scope (`Access.scope_key`), so one
-customer's rows are never served to another. N identical concurrent requests
-cause one legacy query: the first caller runs it, the others wait for its
-result (in-process: a future per key; Redis: a `SET NX` lock the waiters poll).
+by the normalized request (path and sorted query arguments; not the `Host`
+header, which no response depends on) and by the caller's row-level scope
+(`Access.scope_key`), so one customer's rows are never served to another.
+N identical concurrent requests cause one legacy query: the first caller runs
+it, the others wait for its result (in-process: a future per key; Redis: a
+`SET NX` lock the waiters poll).
 
 `memory://` serves one process; `redis://` shares entries and locks between
 workers and hosts. When Redis fails, the cache steps aside (the request runs
@@ -224,10 +225,7 @@ def request_key(resource: Resource, access: Access, related: tuple[Resource, ...
     environ = request.environ  # read raw: this runs on every hit
     args = "&".join(sorted(environ.get("QUERY_STRING", "").split("&")))
     scope = "\0".join(access.scope_key(r) for r in (resource, *related))
-    where = (
-        f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"
-        f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
-    )
+    where = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
     raw = "\0".join((where, args, scope)).encode("utf-8", "surrogateescape")
     return hashlib.blake2b(raw, digest_size=20).hexdigest()
 

@@ -82,7 +82,7 @@ def _open(url: str):  # type: ignore[no-untyped-def]
     from wrapper.config import SourceConfig
     from wrapper.sources import open_source
 
-    return open_source(SourceConfig(url=url))
+    return open_source(SourceConfig(url=url))  # a SourceError is one line (_Commands)
 
 
 def _check_config(config_path: Path, no_auth: bool) -> Config:
@@ -127,7 +127,9 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.option("--source", "url", required=True, help="SQLAlchemy URL of the legacy database.")
+@click.option(
+    "--source", "url", required=True, help="SQLAlchemy URL, or odbc:DSN=NAME / odbc:DRIVER=...;..."
+)
 @click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
@@ -161,7 +163,9 @@ def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--source", "url", required=True, help="SQLAlchemy URL of the legacy database.")
+@click.option(
+    "--source", "url", required=True, help="SQLAlchemy URL, or odbc:DSN=NAME / odbc:DRIVER=...;..."
+)
 @click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
 def init(url: str, schemas: tuple[str, ...], output: Path) -> None:
@@ -171,6 +175,17 @@ def init(url: str, schemas: tuple[str, ...], output: Path) -> None:
     schema = _open(url).reflect(schemas=list(schemas) or [None])
     output.write_text(scaffold(schema, url), encoding="utf-8")
     click.echo(f"wrote {output} with {len(schema.tables)} resources", err=True)
+
+
+@main.command()
+def drivers() -> None:
+    """List the installed ODBC drivers and data sources (DSNs)."""
+    from legacy_adapters.odbc.drivers import installed
+
+    try:
+        click.echo("\n".join(installed().lines()))
+    except SourceError as err:
+        _fail(str(err))
 
 
 @main.command()
@@ -418,6 +433,9 @@ def _register_auth_commands() -> None:
 
     for group in (clients, keys, signing_keys):
         main.add_command(group)
+    from wrapper.cursor_keys import cursor_keys
+
+    main.add_command(cursor_keys)
 
 
 _register_auth_commands()

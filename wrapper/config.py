@@ -21,9 +21,14 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
     cache:                             # the shared response cache and its request coalescing
       storage: memory://               # redis://... when several workers or hosts serve
       wait: 5                          # seconds identical requests wait for the first one
+    state: wrapper-state.db            # the wrapper's own database (SQLite path or URL);
+                                       # default: wrapper-state.db next to this file
+    public_url: https://api.example.com  # links start here (default: relative links)
+    cors: {origins: [https://portal.example.com], max_age: 600}  # see wrapper/web_config.py
     versions:
       v1:
         title: Plant API
+        public_url: ...                # and cors: per version, replacing the top-level ones
         resources:
           jobs:
             table: JOBSCHED
@@ -52,7 +57,7 @@ from typing import Any
 
 import yaml
 
-from wrapper.auth.config import AuthConfig, parse_auth
+from wrapper.auth.config import AuthConfig, parse_auth, state_url
 from wrapper.protection_config import (
     CacheConfig,
     LimitsConfig,
@@ -61,6 +66,7 @@ from wrapper.protection_config import (
     parse_limits,
     parse_resource_cache,
 )
+from wrapper.web_config import CorsConfig, parse_cors, parse_public_url
 from wrapper.yaml_source import Located, Problems, load_yaml, section, typed, unknown_keys
 
 CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
@@ -69,6 +75,7 @@ SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "startswith", "isnull")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^v[0-9]+$")
+DEFAULT_STATE = "wrapper-state.db"
 
 
 class ConfigError(Exception):
@@ -155,6 +162,15 @@ class VersionConfig:
     title: str
     description: str | None
     resources: tuple[ResourceConfig, ...]
+    public_url: str | None = None  # None: the top-level public_url
+    cors: CorsConfig | None = None  # None: the top-level cors
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """The wrapper's own database (clients, keys, cursor keys), never the legacy one."""
+
+    url: str  # SQLAlchemy URL; `sqlite://` (in memory) for a configuration without a file
 
 
 @dataclass(frozen=True)
@@ -167,6 +183,17 @@ class Config:
     auth: AuthConfig | None = None  # None: only serveable with the explicit no-auth mode
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    state: StateConfig = field(default_factory=lambda: StateConfig("sqlite://"))
+    public_url: str | None = None  # None: relative links
+    cors: CorsConfig = field(default_factory=CorsConfig)
+
+    def version_public_url(self, version: str) -> str | None:
+        found = next((v for v in self.versions if v.name == version), None)
+        return found.public_url if found and found.public_url else self.public_url
+
+    def version_cors(self, version: str) -> CorsConfig:
+        found = next((v for v in self.versions if v.name == version), None)
+        return found.cors if found and found.cors is not None else self.cors
 
     def resource_cache(self, version: str, resource: str) -> ResourceCacheConfig | None:
         for v in self.versions:
@@ -186,7 +213,9 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, filename=str(path), base_dir=path.parent)
 
 
-def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path(".")) -> Config:
+def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None = None) -> Config:
+    """`base_dir` is where relative paths start (the file's folder); without it the
+    state database defaults to memory, since there is no folder to keep it in."""
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as err:
@@ -197,13 +226,24 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path
     problems = Problems(filename)
     if not isinstance(raw, Located):
         raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
-    unknown_keys(raw, {"source", "paging", "limits", "cache", "versions", "auth"}, "", problems)
+    unknown_keys(raw, set(_SECTIONS), "", problems)
     source = _source(raw, problems)
     paging = _paging(raw, problems)
     limits = parse_limits(raw, problems)
     cache = parse_cache(raw, problems)
     versions = _versions(raw, problems)
-    auth = parse_auth(raw, base_dir, problems) if "auth" in raw else None
+    folder = base_dir if base_dir is not None else Path(".")
+    state = _state(raw, base_dir, problems)
+    auth = parse_auth(raw, folder, problems, default_state=state.url) if "auth" in raw else None
+    if auth is not None and auth.state != state.url:
+        if "state" in raw:
+            problems.at(
+                raw, "state", "state", "auth.state names another database; keep only `state`"
+            )
+        else:  # an existing configuration: auth.state is the wrapper's state database
+            state = StateConfig(auth.state)
+    public_url = parse_public_url(raw, "", problems)
+    cors = parse_cors(raw, "", problems) or CorsConfig()
     if problems:
         raise ConfigError(problems.items)
     assert source is not None
@@ -212,14 +252,39 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path = Path
         paging,
         versions,
         filename=filename,
-        base_dir=base_dir,
+        base_dir=folder,
         auth=auth,
         limits=limits,
         cache=cache,
+        state=state,
+        public_url=public_url,
+        cors=cors,
     )
 
 
+_SECTIONS = (
+    "source", "paging", "limits", "cache", "versions", "auth", "state", "public_url", "cors"
+)  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- sections
+
+
+def _state(raw: Located, base_dir: Path | None, problems: Problems) -> StateConfig:
+    """`state: path-or-URL` or `state: {url: ...}`; default `wrapper-state.db` next to
+    the configuration file."""
+    node = raw.get("state")
+    if isinstance(node, Located):
+        unknown_keys(node, {"url"}, "state", problems)
+        node = node.get("url")
+    if node is None:
+        if base_dir is None:
+            return StateConfig("sqlite://")
+        return StateConfig(state_url(DEFAULT_STATE, base_dir))
+    if not isinstance(node, str) or not node:
+        problems.at(raw, "state", "state", "a SQLite file path or a SQLAlchemy URL")
+        return StateConfig("sqlite://")
+    return StateConfig(state_url(node, base_dir if base_dir is not None else Path(".")))
 
 
 def _source(raw: Located, problems: Problems) -> SourceConfig | None:
@@ -291,7 +356,9 @@ def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
         if not isinstance(body, Located):
             problems.at(node, name, path, "must be a mapping with `resources`")
             continue
-        unknown_keys(body, {"title", "description", "resources"}, path, problems)
+        unknown_keys(
+            body, {"title", "description", "resources", "public_url", "cors"}, path, problems
+        )
         resources_node = body.get("resources")
         if not isinstance(resources_node, Located) or not resources_node:
             problems.at(body, "resources", f"{path}.resources", "at least one resource is required")
@@ -302,7 +369,16 @@ def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
             if (r := _resource(resources_node, rname, rbody, f"{path}.resources", problems))
         )
         title = str(body.get("title") or f"Legacy data API {name}")
-        versions.append(VersionConfig(name, title, body.get("description"), resources))
+        versions.append(
+            VersionConfig(
+                name,
+                title,
+                body.get("description"),
+                resources,
+                public_url=parse_public_url(body, path, problems),
+                cors=parse_cors(body, path, problems),
+            )
+        )
     return tuple(versions)
 
 

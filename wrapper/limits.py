@@ -11,18 +11,26 @@ Every limited response carries the IETF fields (draft-ietf-httpapi-ratelimit-
 headers): `RateLimit-Policy: "client";q=600;w=60, "global";q=6000;w=60` and
 `RateLimit: "client";r=599;t=42` for the limit closest to running out. A 429
 is a problem+json body with `Retry-After`.
+
+The token endpoint is left to its own limits (`KeyedLimits`: per client id and
+per address, set under `auth.server.token_limits`), counted in the same
+storage with the same fields, whether or not the API is limited.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from flask import Flask, Response, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
-from limits import parse
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import STRATEGIES
 
 from wrapper.access import Access
 from wrapper.config import LimitsConfig
@@ -32,6 +40,30 @@ from wrapper.problems import RateLimited, handle_problem
 log = logging.getLogger(__name__)
 Identify = Callable[[], Access]
 UNLIMITED_PATHS = ("/livez", "/healthz", "/readyz", "/metrics", "/_assets/")
+OWN_LIMITS_PATHS = ("/oauth/token",)  # limited by KeyedLimits instead
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Where one caller stands against one named limit."""
+
+    name: str
+    amount: int
+    window: int  # seconds
+    remaining: int
+    reset_in: int  # seconds
+    breached: bool = False
+
+
+def ietf_fields(usages: Sequence[Usage]) -> dict[str, str]:
+    """`RateLimit-Policy` for every limit and `RateLimit` for the closest to running out."""
+    if not usages:
+        return {}
+    tightest = min(usages, key=lambda u: (not u.breached, u.remaining))
+    return {
+        "RateLimit-Policy": ", ".join(f'"{u.name}";q={u.amount};w={u.window}' for u in usages),
+        "RateLimit": f'"{tightest.name}";r={max(tightest.remaining, 0)};t={tightest.reset_in}',
+    }
 
 
 def client_key(access: Access) -> str:
@@ -80,20 +112,14 @@ def init_limits(app: Flask, config: LimitsConfig, identify: Identify, metrics: M
         key_prefix=config.key_prefix,
         headers_enabled=False,  # the IETF fields below replace the legacy X-RateLimit-*
     )
-    limiter.request_filter(lambda: request.path.startswith(UNLIMITED_PATHS))
+    limiter.request_filter(
+        lambda: request.path.startswith(UNLIMITED_PATHS) or request.path in OWN_LIMITS_PATHS
+    )
     limiter.init_app(app)
 
     @app.after_request
     def ratelimit_fields(response: Response) -> Response:
-        current = limiter.current_limits
-        if current:
-            response.headers["RateLimit-Policy"] = ", ".join(
-                f'"{_name(rl)}";q={rl.limit.amount};w={rl.limit.get_expiry()}' for rl in current
-            )
-            tightest = min(current, key=lambda rl: (not rl.breached, rl.remaining))
-            response.headers["RateLimit"] = (
-                f'"{_name(tightest)}";r={max(tightest.remaining, 0)};t={_seconds_left(tightest)}'
-            )
+        response.headers.update(ietf_fields([_usage(rl) for rl in limiter.current_limits]))
         return response
 
     def too_many(err: RateLimitExceeded) -> Response:
@@ -109,6 +135,18 @@ def init_limits(app: Flask, config: LimitsConfig, identify: Identify, metrics: M
 
     app.register_error_handler(RateLimitExceeded, too_many)
     return limiter
+
+
+def _usage(limit: RequestLimit) -> Usage:
+    item = limit.limit
+    return Usage(
+        _name(limit),
+        item.amount,
+        item.get_expiry(),
+        limit.remaining,
+        _seconds_left(limit),
+        limit.breached,
+    )
 
 
 def _name(limit: RequestLimit) -> str:
@@ -128,3 +166,40 @@ def warn_if_per_process(config: LimitsConfig, workers: int) -> str | None:
             f"(a limit of N would admit {workers}N): use redis://, or --workers 1"
         )
     return None
+
+
+class KeyedLimits:
+    """Named rates for one endpoint, each counted per its own key (a client id, an
+    address), in the storage the API's limits use (`limits` library)."""
+
+    def __init__(
+        self, rates: Sequence[tuple[str, str]], storage: str, strategy: str, key_prefix: str
+    ) -> None:
+        self.rates: list[tuple[str, RateLimitItem]] = [(name, parse(r)) for name, r in rates]
+        self._limiter = STRATEGIES[strategy](storage_from_string(storage))
+        self._prefix = key_prefix
+
+    def hit(self, keys: Mapping[str, str | None]) -> list[Usage]:
+        """Count one request against each named limit whose key is given, in order,
+        stopping at the first one used up (it is `breached`). A storage that cannot
+        be reached lets the request through, uncounted, with a warning."""
+        usages: list[Usage] = []
+        try:
+            for name, item in self.rates:
+                key = keys.get(name)
+                if key is None:
+                    continue
+                identity = (self._prefix, name, hashlib.sha256(key.encode()).hexdigest()[:32])
+                allowed = self._limiter.hit(item, *identity)
+                stats = self._limiter.get_window_stats(item, *identity)
+                reset_in = min(item.get_expiry(), max(1, math.ceil(stats.reset_time - time.time())))
+                expiry = item.get_expiry()
+                usages.append(
+                    Usage(name, item.amount, expiry, stats.remaining, reset_in, not allowed)
+                )
+                if not allowed:
+                    break
+        except Exception as err:  # a storage outage must not close the endpoint
+            log.warning("cannot count rate limits: %s", err)
+            return []
+        return usages

@@ -25,10 +25,11 @@ _FIELD_TYPES: dict[str, type[ma.fields.Field]] = {
     "boolean": ma.fields.Boolean,
     "enum": ma.fields.String,
     "date": ma.fields.Date,
-    "datetime": ma.fields.DateTime,
-    "time": ma.fields.Time,
+    # times and timestamps without an offset: strings with a pattern (see converters)
+    "datetime": ma.fields.String,
+    "time": ma.fields.String,
 }
-_METADATA_KEYS = ("format", "maxLength", "contentEncoding", "x-decimal-places")
+_METADATA_KEYS = ("format", "pattern", "maxLength", "contentEncoding", "x-decimal-places")
 
 
 def schema_name(resource: Resource) -> str:
@@ -97,18 +98,40 @@ def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
             "schema": schema}  # fmt: skip
 
 
+def _list_param(
+    name: str, description: str, items: dict[str, Any], *, unique: bool = False
+) -> dict[str, Any]:
+    """A comma-separated list (`?fields=a,b`): OpenAPI's form style without explode."""
+    schema: dict[str, Any] = {"type": "array", "items": items, "minItems": 1}
+    if unique:
+        schema["uniqueItems"] = True
+    return {**_param(name, description, schema), "style": "form", "explode": False}
+
+
+_INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
+
+
+def _value_schema(f: Field) -> dict[str, Any]:
+    """What a filter value may be: a CHAR(n) field takes at most n characters."""
+    schema = dict(f.converter.json_schema())
+    if schema.get("type") == "integer":
+        schema.update(_INT64)
+    return schema
+
+
 def list_parameters(resource: Resource, paging: PagingConfig) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     for f in resource.fields:
         if not f.filter_ops:
             continue
-        value_schema = {k: v for k, v in f.converter.json_schema().items() if k != "maxLength"}
+        value_schema = _value_schema(f)
         for op in sorted(f.filter_ops):
             name = f.name if op == "eq" else f"{f.name}[{op}]"
             if op == "in":
-                schema: dict[str, Any] = {"type": "string"}
-                desc = f"{f.name} is one of these comma-separated values"
-            elif op == "isnull":
+                desc = rf"{f.name} is one of these comma-separated values (\, for a comma)"
+                params.append(_list_param(name, desc, value_schema))
+                continue
+            if op == "isnull":
                 schema, desc = {"type": "boolean"}, f"{f.name} has no value (true) or has one"
             elif op in ("like", "startswith"):
                 schema = {"type": "string"}
@@ -119,20 +142,24 @@ def list_parameters(resource: Resource, paging: PagingConfig) -> list[dict[str, 
     sortable = [f.name for f in resource.fields if f.sortable]
     if sortable:
         params.append(
-            _param(
+            _list_param(
                 "sort",
-                f"comma-separated fields, - for descending; sortable: {', '.join(sortable)}",
-                {"type": "string"},
+                "comma-separated fields, - for descending (a field's first mention counts)",
+                {"type": "string", "enum": [p + n for n in sortable for p in ("", "-")]},
             )
         )
     params += [
-        _param("fields", "comma-separated fields to return", {"type": "string"}),
+        _fields_param(resource),
         _param(
             "limit",
             f"rows per page (default {paging.default_limit})",
             {"type": "integer", "minimum": 1, "maximum": paging.max_limit},
         ),
-        _param("cursor", "next_cursor of the previous page", {"type": "string"}),
+        _param(
+            "cursor",
+            "next_cursor of the previous page, as given",
+            {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+        ),
         _param(
             "count",
             "add total_count: exact, or the database's estimate",
@@ -143,11 +170,18 @@ def list_parameters(resource: Resource, paging: PagingConfig) -> list[dict[str, 
     return params
 
 
+def _fields_param(resource: Resource) -> dict[str, Any]:
+    names = [f.name for f in resource.fields]
+    items = {"type": "string", "enum": names}
+    return _list_param("fields", "comma-separated fields to return", items, unique=True)
+
+
 def _expand_param(resource: Resource) -> list[dict[str, Any]]:
     if not resource.relations:
         return []
-    names = ", ".join(r.name for r in resource.relations)
-    return [_param("expand", f"comma-separated relations to embed: {names}", {"type": "string"})]
+    names = [r.name for r in resource.relations]
+    items = {"type": "string", "enum": names}
+    return [_list_param("expand", "comma-separated relations to embed", items)]
 
 
 def item_parameters(resource: Resource) -> list[dict[str, Any]]:
@@ -157,15 +191,16 @@ def item_parameters(resource: Resource) -> list[dict[str, Any]]:
         if len(resource.key) > 1
         else f"the {resource.key[0]} of the {resource.name} item"
     )
+    parts = ",".join(["[^,/]*"] * len(resource.key))
     return [
         {
             "in": "path",
             "name": "key",
             "required": True,
             "description": key_desc,
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "minLength": 1, "pattern": f"^{parts}$"},
         },
-        _param("fields", "comma-separated fields to return", {"type": "string"}),
+        _fields_param(resource),
         *_expand_param(resource),
     ]
 

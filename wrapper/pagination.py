@@ -1,4 +1,4 @@
-"""Opaque keyset cursors.
+"""Opaque keyset cursors, sealed with authenticated encryption.
 
 A cursor carries the legacy values of the sort columns of the last row a page
 returned, how many rows equal to it were already returned (only non-zero for
@@ -6,6 +6,18 @@ keyless tables with exact duplicate rows), and a fingerprint of the sort
 order it belongs to, so a cursor used with another sort is refused instead of
 silently returning the wrong rows. Rows inserted between pages never make a
 page skip or repeat a row: the next page starts after a value, not an offset.
+
+Those values may include columns the caller cannot see (a keyless table pages
+over all its columns), so a cursor is sealed with AES-256-SIV (RFC 5297), an
+authenticated encryption: the caller learns nothing from it and cannot change
+it. SIV is deterministic: the same page always yields the same cursor, so a
+page's body and ETag stay the same and conditional requests keep answering 304
+(it reveals only that two cursors are equal). Layout, base64url unpadded::
+
+    version (1 byte) | key id (4 bytes) | synthetic IV (16 bytes) | ciphertext
+
+The version and key id are authenticated as associated data; the key id names a
+key of the state database (`wrapper.cursor_keys`), so keys can be rotated.
 """
 
 from __future__ import annotations
@@ -14,13 +26,22 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
 
+from wrapper.cursor_keys import KID_BYTES, KeyRing
 from wrapper.problems import InvalidParameter
+
+FORMAT = b"\x01"
+_HEADER = len(FORMAT) + KID_BYTES
+_TAG = 16
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_INVALID = "cursor is not valid or has expired; use next_cursor as given, or start again"
 
 
 def fingerprint(resource_id: str, order: Sequence[tuple[str, bool]]) -> str:
@@ -60,26 +81,54 @@ def _untag(value: Any) -> Any:
     return value
 
 
-def encode_cursor(print_: str, values: Sequence[Any], skip: int) -> str:
-    payload = orjson.dumps([print_, [_tag(v) for v in values], skip])
-    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+class Cursors:
+    """Seals and opens cursors with the keys of a `KeyRing`."""
 
+    def __init__(self, keys: KeyRing) -> None:
+        self.keys = keys
 
-def decode_cursor(text: str, print_: str, width: int) -> tuple[tuple[Any, ...], int]:
-    """The (values, skip) of a cursor made for this order; 400 otherwise."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        got_print, values, skip = orjson.loads(raw)
-        values = tuple(_untag(v) for v in values)
-    except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
-        raise InvalidParameter("cursor", "cursor is not valid; use next_cursor as given") from None
-    if got_print != print_:
-        raise InvalidParameter(
-            "cursor", "cursor belongs to another sort order or resource; start from the first page"
-        )
-    if len(values) != width or not isinstance(skip, int) or skip < 0:
-        raise InvalidParameter("cursor", "cursor is not valid; use next_cursor as given")
-    return values, skip
+    def encode(self, print_: str, values: Sequence[Any], skip: int) -> str:
+        payload = orjson.dumps([print_, [_tag(v) for v in values], skip])
+        kid, cipher = self.keys.current()
+        header = FORMAT + kid
+        sealed = header + cipher.encrypt(payload, [header])
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def decode(self, text: str, print_: str, width: int) -> tuple[tuple[Any, ...], int]:
+        """The (values, skip) of a cursor made for this order; 400 otherwise."""
+        payload = self.unseal(text)
+        try:
+            got_print, values, skip = orjson.loads(payload)
+            values = tuple(_untag(v) for v in values)
+        except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+            raise InvalidParameter("cursor", _INVALID) from None
+        if got_print != print_:
+            raise InvalidParameter(
+                "cursor",
+                "cursor belongs to another sort order or resource; start from the first page",
+            )
+        if len(values) != width or not isinstance(skip, int) or skip < 0:
+            raise InvalidParameter("cursor", _INVALID)
+        return values, skip
+
+    def unseal(self, text: str) -> bytes:
+        """What a cursor of this deployment says (JSON), for diagnostics; 400 otherwise."""
+        if not _BASE64URL.fullmatch(text):
+            raise InvalidParameter("cursor", _INVALID)
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            raise InvalidParameter("cursor", _INVALID) from None
+        header, sealed = raw[:_HEADER], raw[_HEADER:]
+        if not header.startswith(FORMAT) or len(sealed) <= _TAG:
+            raise InvalidParameter("cursor", _INVALID)
+        cipher = self.keys.find(header[len(FORMAT) :])
+        if cipher is None:
+            raise InvalidParameter("cursor", _INVALID)
+        try:
+            return cipher.decrypt(sealed, [header])
+        except (InvalidTag, ValueError):
+            raise InvalidParameter("cursor", _INVALID) from None
 
 
 def next_skip(

@@ -25,7 +25,8 @@ from wrapper.config import CONTROL_PARAMETERS, PagingConfig
 from wrapper.mapping.model import Resource
 from wrapper.problems import InvalidParameter
 
-_FILTER = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([a-z]+)\])?$")
+_FILTER = re.compile(r"([a-z][a-z0-9_]*)(?:\[([a-z]+)\])?")  # fullmatch: `$` passes "x\n"
+_DIGITS = re.compile(r"[0-9]+")  # int() also takes other scripts' digits, " 10" and "1_0"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ def split_list(text: str) -> tuple[str, ...]:
     return tuple(p.replace("\\,", ",") for p in parts)
 
 
-def parse_query(args: MultiDict, resource: Resource, paging: PagingConfig) -> Query:
+def parse_query(
+    args: MultiDict, resource: Resource, paging: PagingConfig, full: Resource | None = None
+) -> Query:
+    """`resource` is what the caller may see; `full` the whole resource, so that a
+    relation the caller may not expand is told apart from one that does not exist."""
     filters: list[Filter] = []
     control: dict[str, str] = {}
     for name, values in args.lists():
@@ -71,23 +76,25 @@ def parse_query(args: MultiDict, resource: Resource, paging: PagingConfig) -> Qu
         fields=_fields(control.get("fields"), resource),
         limit=parse_limit(control.get("limit"), paging),
         cursor=_cursor(control.get("cursor")),
-        expand=_expand(control.get("expand"), resource),
+        expand=_expand(control.get("expand"), resource, full),
         count=_count(control.get("count")),
     )
 
 
-def parse_item_args(args: MultiDict, resource: Resource) -> tuple[tuple[str, ...] | None, tuple]:
-    """Single items take only `fields` and `expand`."""
+def parse_item_args(
+    args: MultiDict, resource: Resource, full: Resource | None = None
+) -> tuple[tuple[str, ...] | None, tuple]:
+    """Single items take only `fields` and `expand` (see `parse_query` for `full`)."""
     for name in args:
         if name not in ("fields", "expand"):
             raise InvalidParameter(name, f"unknown parameter {name!r}; items take fields, expand")
         if len(args.getlist(name)) > 1:
             raise InvalidParameter(name, f"{name!r} is given more than once")
-    return _fields(args.get("fields"), resource), _expand(args.get("expand"), resource)
+    return _fields(args.get("fields"), resource), _expand(args.get("expand"), resource, full)
 
 
 def _filter(name: str, value: str, resource: Resource) -> Filter:
-    match = _FILTER.match(name)
+    match = _FILTER.fullmatch(name)
     if not match:
         raise InvalidParameter(name, f"unknown parameter {name!r}")
     field_name, op = match.group(1), match.group(2) or "eq"
@@ -114,6 +121,13 @@ def _filter(name: str, value: str, resource: Resource) -> Filter:
     return Filter(field_name, op, values, name)
 
 
+def _not_empty(parameter: str, text: str) -> None:
+    if not text:
+        raise InvalidParameter(
+            parameter, f"{parameter} is empty: name at least one, or leave {parameter} out"
+        )
+
+
 def _filterable(resource: Resource) -> str:
     names = [f.name for f in resource.fields if f.filter_ops]
     return f" (filterable fields: {', '.join(names)})" if names else ""
@@ -122,6 +136,7 @@ def _filterable(resource: Resource) -> str:
 def _sort(text: str | None, resource: Resource) -> tuple[tuple[str, bool], ...]:
     if text is None:
         return ()
+    _not_empty("sort", text)
     result: list[tuple[str, bool]] = []
     for item in text.split(","):
         descending = item.startswith("-")
@@ -134,16 +149,16 @@ def _sort(text: str | None, resource: Resource) -> tuple[tuple[str, bool], ...]:
             raise InvalidParameter(
                 "sort", f"field {name!r} cannot be sorted on (sortable fields: {sortable})"
             )
-        if any(n == name for n, _ in result):
-            raise InvalidParameter("sort", f"field {name!r} appears twice in sort")
-        result.append((name, descending))
+        if all(n != name for n, _ in result):  # a repeat cannot change the order (SQL's rule)
+            result.append((name, descending))
     return tuple(result)
 
 
 def _fields(text: str | None, resource: Resource) -> tuple[str, ...] | None:
     if text is None:
         return None
-    names = tuple(n for n in text.split(","))
+    _not_empty("fields", text)
+    names = tuple(text.split(","))
     for name in names:
         if name not in resource.by_name:
             raise InvalidParameter("fields", f"no field {name!r} in {resource.name}")
@@ -155,10 +170,9 @@ def _fields(text: str | None, resource: Resource) -> tuple[str, ...] | None:
 def parse_limit(text: str | None, paging: PagingConfig) -> int:
     if text is None:
         return paging.default_limit
-    try:
-        limit = int(text)
-    except ValueError:
-        raise InvalidParameter("limit", "limit must be a whole number") from None
+    if not _DIGITS.fullmatch(text):
+        raise InvalidParameter("limit", "limit must be a whole number written with digits 0-9")
+    limit = int(text)
     if not 1 <= limit <= paging.max_limit:
         raise InvalidParameter("limit", f"limit must be between 1 and {paging.max_limit}")
     return limit
@@ -170,14 +184,21 @@ def _cursor(text: str | None) -> str | None:
     return text
 
 
-def _expand(text: str | None, resource: Resource) -> tuple[str, ...]:
+def _expand(text: str | None, resource: Resource, full: Resource | None) -> tuple[str, ...]:
     if text is None:
         return ()
+    _not_empty("expand", text)
     names = tuple(text.split(","))
     for name in names:
-        if resource.relation(name) is None:
-            known = ", ".join(r.name for r in resource.relations) or "none"
-            raise InvalidParameter("expand", f"no relation {name!r} (relations: {known})")
+        if resource.relation(name) is not None:
+            continue
+        known = ", ".join(r.name for r in resource.relations) or "none"
+        if full is not None and full.relation(name) is not None:
+            raise InvalidParameter(
+                "expand",
+                f"these credentials may not expand {name!r} (relations you may expand: {known})",
+            )
+        raise InvalidParameter("expand", f"no relation {name!r} (relations: {known})")
     return tuple(dict.fromkeys(names))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from legacy_adapters.base import Condition, Order, Schema, Select, Source
 from wrapper.access import EVERYTHING, Access
 from wrapper.mapping.model import Mapping, Resource
-from wrapper.pagination import encode_cursor, next_skip
+from wrapper.pagination import Cursors, next_skip
 from wrapper.problems import ResourceNotFound
 from wrapper.query import Query
 from wrapper.translate import Plan, plan_item, plan_list
@@ -21,9 +21,10 @@ from wrapper.translate import Plan, plan_item, plan_list
 class Reader:
     """Reads resources of one mapping from one source."""
 
-    def __init__(self, source: Source, mapping: Mapping, schema: Schema) -> None:
+    def __init__(self, source: Source, mapping: Mapping, schema: Schema, cursors: Cursors) -> None:
         self.source = source
         self.mapping = mapping
+        self.cursors = cursors
         self.column_types = {
             t.ref: {c.name: c.python_type for c in t.columns} for t in schema.tables
         }
@@ -33,6 +34,7 @@ class Reader:
         plan = plan_list(
             resource,
             query,
+            self.cursors,
             extra_where=access.conditions(resource),
             column_types=self.column_types.get(resource.table),
         )
@@ -70,15 +72,14 @@ class Reader:
             self._expand(resource, name, plan, rows, data, access)
         return data[0]
 
-    @staticmethod
-    def _next_cursor(plan: Plan, rows: Sequence[tuple[Any, ...]]) -> str:
+    def _next_cursor(self, plan: Plan, rows: Sequence[tuple[Any, ...]]) -> str:
         positions = plan.order_positions
         last = tuple(rows[-1][p] for p in positions)
         if plan.unique_order:
-            return encode_cursor(plan.cursor_print, last, 0)
+            return self.cursors.encode(plan.cursor_print, last, 0)
         keys = [tuple(row[p] for p in positions) for row in rows]
         skip = next_skip(keys, plan.select.after, plan.select.skip)
-        return encode_cursor(plan.cursor_print, last, skip)
+        return self.cursors.encode(plan.cursor_print, last, skip)
 
     def _expand(
         self,

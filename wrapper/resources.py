@@ -74,7 +74,10 @@ def register_version(
     authorize: Authorize,
     respond: Respond,
     api_key_header: str = "X-API-Key",
+    public_url: str | None = None,
 ) -> Api:
+    """`public_url` starts the links of this version's responses (`Link: rel="next"`);
+    without it they are relative references, never built from the request's Host."""
     prefix = version.name.upper()
     app.config.update(
         {
@@ -97,7 +100,9 @@ def register_version(
         api.spec.components.security_scheme(name, scheme)
     schemas = build_schemas(version)
     for resource in version.resources.values():
-        blueprint = _blueprint(resource, schemas[resource.name], reader, paging, authorize, respond)
+        blueprint = _blueprint(
+            resource, schemas[resource.name], reader, paging, authorize, respond, public_url
+        )
         api.register_blueprint(blueprint)
         for endpoint in ("list", "item"):
             name = f"{blueprint.name}.{endpoint}"
@@ -124,6 +129,7 @@ def _blueprint(
     paging: PagingConfig,
     authorize: Authorize,
     respond: Respond,
+    public_url: str | None,
 ) -> Blueprint:
     blp = Blueprint(
         f"{resource.version}-{resource.name}",
@@ -146,13 +152,14 @@ def _blueprint(
         view = access.view(resource)
 
         def render() -> tuple[Any, dict[str, str]]:
-            query = parse_query(request.args, view, paging)  # a cache hit skips parsing
+            query = parse_query(request.args, view, paging, resource)  # a hit skips parsing
             page = reader.list(view, query, access)
             headers = {}
             if page["next_cursor"]:
                 args = request.args.to_dict()
                 args["cursor"] = page["next_cursor"]
-                headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+                base = public_url or request.script_root
+                headers["Link"] = f'<{base}{request.path}?{urlencode(args)}>; rel="next"'
             return page, headers
 
         return respond(view, access, render)
@@ -173,7 +180,7 @@ def _blueprint(
             view = access.view(resource)
 
             def render() -> tuple[Any, dict[str, str]]:
-                fields, expand = parse_item_args(request.args, view)
+                fields, expand = parse_item_args(request.args, view, resource)
                 return reader.item(view, key, fields, expand, access), {}
 
             return respond(view, access, render)

@@ -2,7 +2,7 @@
 says what to do, in one line, when a source URL cannot be used at all.
 
 A URL that does not parse, names no known kind of database, needs a driver that
-is not installed, or a kind not supported yet raises `SourceUrlError` here,
+is not installed raises `SourceUrlError` here,
 whoever asked (`inspect`, `init`, `serve`, `openapi`). Failures to reach a
 source that can be opened (refused, timed out, authentication, unknown database)
 are worded by the adapter itself (`legacy_adapters.sql_errors`).
@@ -46,8 +46,19 @@ class SourceUrlError(SourceError):
 
 
 def open_source(config: SourceConfig) -> Source:
-    """An adapter for `config.url`; every SQLAlchemy URL goes to the SQLAlchemy adapter.
-    Raises `SourceUrlError` when the URL cannot be used (nothing is connected yet)."""
+    """An adapter for `config.url`: `odbc:...` goes to the ODBC adapter, every
+    SQLAlchemy URL to the SQLAlchemy adapter. Raises `SourceUrlError` when the URL
+    cannot be used (nothing is connected yet)."""
+    if config.url.lower().startswith("odbc:"):
+        from legacy_adapters.odbc import OdbcSource
+
+        return OdbcSource(
+            config.url,
+            read_only=config.read_only,
+            pool_size=config.pool_size,
+            pool_timeout=config.pool_timeout,
+            statement_timeout=config.statement_timeout,
+        )
     from legacy_adapters.sqlalchemy_source import SQLAlchemySource
 
     url = parse_source_url(config.url)
@@ -67,12 +78,6 @@ def open_source(config: SourceConfig) -> Source:
 
 def parse_source_url(text: str) -> URL:
     """The parsed URL, once its kind of database is known to be usable."""
-    if text.lower().startswith("odbc:"):
-        raise SourceUrlError(
-            "ODBC sources (odbc:...) are not supported yet; a database with a SQLAlchemy "
-            "dialect works over ODBC, e.g. mssql+pyodbc://user:password@DSN "
-            "(pip install 'legacy-wrapper[mssql]')"
-        )
     try:
         url = make_url(text)
     except (exc.ArgumentError, ValueError) as err:

@@ -16,7 +16,7 @@ from typing import Any
 from legacy_adapters.base import Condition, Order, Select
 from wrapper.mapping.converters import ConversionError, StringConverter
 from wrapper.mapping.model import Field, Resource
-from wrapper.pagination import decode_cursor, fingerprint
+from wrapper.pagination import Cursors, fingerprint
 from wrapper.problems import InvalidParameter, ResourceNotFound
 from wrapper.query import Filter, Query
 
@@ -169,6 +169,7 @@ def _layout(
 def plan_list(
     resource: Resource,
     query: Query,
+    cursors: Cursors,
     *,
     extra_where: tuple[Condition, ...] = (),
     column_types: dict[str, str] | None = None,
@@ -179,7 +180,7 @@ def plan_list(
         where.extend(translate_filter(resource, flt))
     after, skip = None, 0
     if query.cursor is not None:
-        after, skip = decode_cursor(query.cursor, layout.cursor_print, len(layout.order))
+        after, skip = cursors.decode(query.cursor, layout.cursor_print, len(layout.order))
         if column_types:
             _check_cursor_types(after, [o.column for o in layout.order], column_types)
         if resource.unique_tiebreak and skip:

@@ -74,7 +74,7 @@ UNUSABLE = [
         ["not installed", "pip install 'legacy-wrapper[db2]'"],
         "ibm_db_sa",
     ),
-    ("odbc:DSN=PLANT;UID=scott;PWD=tiger", ["ODBC sources", "not supported yet"], None),
+    ("odbc:DSN=PLANT;UID=scott;PWD=tiger", ["DSN=PLANT", "`legacy-wrapper drivers` lists"], None),
     ("postgres://scott:tiger@127.0.0.1/plant", ["postgresql+psycopg://"], None),
     ("informix://scott:tiger@127.0.0.1/plant", ["unknown kind of database 'informix'"], None),
     ("postgresql+psycopg://scott:tiger@127.0.0.1:port/plant", ["is not a database URL"], None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wrapper.app import create_app
-from wrapper.config import ConfigError, parse_config
+from wrapper.config import ConfigError, load_config, parse_config
 
 from ..conftest import demo_config
 
@@ -176,3 +176,64 @@ versions:
         "source: {url: 'sqlite://'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}"
     )
     assert not plain.limits.enabled and plain.resource_cache("v1", "j") is None
+
+
+MINIMAL = "source: {url: 'sqlite:///x.db'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}\n"
+
+
+def test_state_database_defaults_to_a_file_next_to_the_configuration(tmp_path) -> None:
+    path = tmp_path / "conf" / "wrapper.yaml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL)
+    assert (
+        load_config(path).state.url == f"sqlite:///{(path.parent / 'wrapper-state.db').resolve()}"
+    )
+    assert parse_config(MINIMAL).state.url == "sqlite://"  # no file, no folder: in memory
+    named = parse_config(MINIMAL + "state: own.db\n", base_dir=tmp_path)
+    assert named.state.url == f"sqlite:///{(tmp_path / 'own.db').resolve()}"
+    url = "postgresql+psycopg://wrapper@db/state"
+    assert parse_config(MINIMAL + f"state: {{url: '{url}'}}\n").state.url == url
+
+
+def test_auth_state_is_the_state_database(tmp_path) -> None:
+    auth = "auth: {audience: api, state: auth.db}\n"
+    config = parse_config(MINIMAL + auth, base_dir=tmp_path)  # an existing configuration
+    assert config.state.url == config.auth.state == f"sqlite:///{(tmp_path / 'auth.db').resolve()}"
+    config = parse_config(MINIMAL + "state: s.db\nauth: {audience: api}\n", base_dir=tmp_path)
+    assert config.auth.state == config.state.url == f"sqlite:///{(tmp_path / 's.db').resolve()}"
+    [problem] = problems_of(MINIMAL + "state: s.db\n" + auth)
+    assert problem.startswith("w.yaml:3: state: auth.state names another database")
+
+
+def test_public_url_and_cors_are_checked_with_lines() -> None:
+    text = (
+        MINIMAL.replace(
+            "{v1: {resources:", "{v1: {public_url: 'ftp://x', cors: {origins: [x]}, resources:"
+        )
+        + "public_url: https://api.example.com/plant?x=1\n"
+        + "cors: {origins: ['https://portal.example.com/app', '*'], max_age: -1, credentials: true}\n"
+    )
+    joined = "\n".join(problems_of(text))
+    assert "w.yaml:2: versions.v1.public_url: an http(s) URL" in joined
+    assert "w.yaml:2: versions.v1.cors.origins: a list of origins" in joined
+    assert "w.yaml:3: public_url: an http(s) URL" in joined
+    assert "w.yaml:4: cors.origins: a list of origins" in joined
+    assert "w.yaml:4: cors.max_age: seconds, 0 to 86400" in joined
+    assert "w.yaml:4: cors.credentials: unknown key" in joined
+
+
+def test_public_url_and_cors_apply_per_version() -> None:
+    text = MINIMAL.replace(
+        "versions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}",
+        "versions:\n  v1: {resources: {j: {table: J, fields: {a: A}}}}\n"
+        "  v2: {public_url: 'https://v2.example.com/', cors: {origins: []}, resources: {j: {table: J, fields: {a: A}}}}",
+    )
+    config = parse_config(
+        text
+        + "public_url: https://API.example.com/plant/\ncors: {origins: [HTTPS://Portal.example.com:8443]}\n"
+    )
+    assert config.version_public_url("v1") == "https://API.example.com/plant"
+    assert config.version_public_url("v2") == "https://v2.example.com"
+    assert config.version_cors("v1").origins == ("https://portal.example.com:8443",)
+    assert config.version_cors("v1").max_age == 600
+    assert config.version_cors("v2").origins == ()  # switched off for v2

@@ -6,7 +6,6 @@ converted in the test by hand, never from the wrapper itself.
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from typing import Any
 
@@ -101,7 +100,7 @@ def test_first_page_defaults_and_link_header(client: FlaskClient) -> None:
     assert len(body["data"]) == 50
     assert body["next_cursor"]
     link = response.headers["Link"]
-    assert link.startswith("<http://localhost/v1/orders?cursor=") and link.endswith('>; rel="next"')
+    assert link.startswith("</v1/orders?cursor=") and link.endswith('>; rel="next"')  # relative
     assert set(body["data"][0]) == {
         "order_no", "customer_no", "ordered_on", "shipped_on", "status", "total", "rush"
     }  # fmt: skip
@@ -360,6 +359,21 @@ PROBLEMS = [
     ("/v1/jobs?cursor=", 400, "cursor"),
     ("/v1/jobs?expand=customer", 400, "expand"),
     ("/v1/jobs?count=maybe", 400, "count"),
+    ("/v1/jobs?status=running&status%0A=held", 400, "status\n"),  # names match exactly
+    ("/v1/jobs?limit=%D9%A1%D9%A0", 400, "limit"),  # Arabic-Indic digits one, zero
+    ("/v1/jobs?limit=1_0", 400, "limit"),
+    ("/v1/jobs?limit=%2010", 400, "limit"),
+    (
+        "/v1/jobs?job_id=%EF%BC%91%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%91",
+        400,
+        "job_id",
+    ),  # fullwidth
+    ("/v1/jobs?priority[gte]=%D9%A5", 400, "priority[gte]"),
+    ("/v1/orders?total[gte]=1_000", 400, "total[gte]"),
+    ("/v1/jobs?fields=", 400, "fields"),
+    ("/v1/jobs?sort=", 400, "sort"),
+    ("/v1/orders?expand=", 400, "expand"),
+    ("/v1/orders/O000000001?expand=", 400, "expand"),
     ("/v1/orders?total=1", 400, "total"),
     ("/v1/order_lines/O000000001", 400, "key"),
     ("/v1/order_lines/O000000001,1?limit=5", 400, "limit"),
@@ -401,16 +415,6 @@ def test_cursor_from_another_sort_is_refused(client: FlaskClient) -> None:
     response = client.get(f"/v1/jobs?sort=due_date&cursor={cursor}")
     assert response.status_code == 400
     assert "another sort order" in response.get_json()["detail"]
-
-
-def test_tampered_cursor_values_are_refused(client: FlaskClient) -> None:
-    cursor = ok(client, "/v1/jobs?limit=2")["next_cursor"]
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    forged = raw.replace(b"[1", b'["x').replace(b"],0]", b'"],0]')
-    text = base64.urlsafe_b64encode(forged).decode().rstrip("=")
-    response = client.get(f"/v1/jobs?limit=2&cursor={text}")
-    assert response.status_code == 400
-    assert response.get_json()["parameter"] == "cursor"
 
 
 def test_method_not_allowed_keeps_allow_header(client: FlaskClient) -> None:

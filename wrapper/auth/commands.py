@@ -186,13 +186,46 @@ def signing_keys() -> None:
 @signing_keys.command("rotate")
 @config_option
 def signing_keys_rotate(config_path: Path) -> None:
-    """A new signing key; older keys stay published until their tokens expire."""
+    """A new signing key; older keys stay published until their tokens expire.
+    Needs the state key (LEGACY_WRAPPER_STATE_KEY or auth.server.state_key_file)."""
+    from wrapper.auth.sealing import StateKeyError, load_state_key
     from wrapper.auth.signing import rotate
 
     config = _config(config_path)
     if config.auth.server is None:
         _fail("the configuration has no built-in server (auth.server)")
-    click.echo(f"new signing key {rotate(_store(config), config.auth)}", err=True)
+    try:
+        kid = rotate(_store(config), config.auth, load_state_key(config.auth.server.state_key_file))
+    except StateKeyError as err:
+        _fail(str(err))
+    click.echo(f"new signing key {kid}", err=True)
+
+
+@signing_keys.command("new-state-key")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write it to this new file (owner-only); else print it.",
+)
+def signing_keys_new_state_key(out: Path | None) -> None:
+    """Create a state key: it encrypts the signing keys in the state database.
+    Keep it apart from that database and its backups."""
+    from wrapper.auth.sealing import new_state_key, write_state_key_file
+
+    if out is None:
+        click.echo(new_state_key())
+        return
+    try:
+        write_state_key_file(out)
+    except FileExistsError:
+        _fail(f"{out} exists already; it may be the key your signing keys need")
+    except OSError as err:
+        _fail(f"cannot write {out}: {err.strerror}")
+    click.echo(
+        f"wrote {out}; name it in auth.server.state_key_file or put its content in "
+        "LEGACY_WRAPPER_STATE_KEY",
+        err=True,
+    )
 
 
 @signing_keys.command("list")

@@ -4,13 +4,16 @@ Shape::
 
     auth:
       audience: plant-api            # the `aud` every token must carry
-      state: auth.db                 # the wrapper's own database: a SQLite path next to
-                                     # the config file, or a SQLAlchemy URL
+      state: auth.db                 # optional: the top-level `state` (the wrapper's own
+                                     # database) is used when absent
       clock_skew: 30                 # seconds of leeway on exp and nbf
       server:                        # the built-in OAuth 2.0 authorization server
         issuer: http://127.0.0.1:8080
         token_lifetime: 900          # seconds
         algorithm: RS256             # or ES256
+        state_key_file: state.key    # the key sealing the signing keys (or the
+                                     # LEGACY_WRAPPER_STATE_KEY environment variable)
+        token_limits: {client: 20/minute, address: 60/minute}   # POST /oauth/token
       issuers:                       # external identity providers (optional)
         - issuer: https://idp.example.com/
           jwks_url: https://idp.example.com/.well-known/jwks.json
@@ -25,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from limits import parse_many
 
 from wrapper.yaml_source import Located, Problems, unknown_keys
 
@@ -55,6 +60,9 @@ class ServerConfig:
     issuer: str
     token_lifetime: int = 900
     algorithm: str = "RS256"
+    state_key_file: Path | None = None  # LEGACY_WRAPPER_STATE_KEY, when set, comes first
+    client_limit: str = "20/minute"  # token requests per client id
+    address_limit: str = "60/minute"  # token requests per client address
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class AuthConfig:
     api_key_header: str = "X-API-Key"
     token_cache_size: int = 10_000
     api_key_cache_seconds: float = 10.0
+    api_key_refused_cache_seconds: float = 60.0
 
 
 def state_url(value: str, base_dir: Path) -> str:
@@ -79,10 +88,12 @@ def state_url(value: str, base_dir: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig | None:
+def parse_auth(
+    raw: Located, base_dir: Path, problems: Problems, *, default_state: str
+) -> AuthConfig | None:
     node = raw.get("auth")
     if not isinstance(node, Located):
-        problems.at(raw, "auth", "auth", "must be a mapping with `audience` and `state`")
+        problems.at(raw, "auth", "auth", "must be a mapping with `audience`")
         return None
     unknown_keys(
         node,
@@ -95,17 +106,19 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
             "api_key_header",
             "token_cache_size",
             "api_key_cache_seconds",
+            "api_key_refused_cache_seconds",
         },
         "auth",
         problems,
     )
     audience = _string(node, "audience", "auth", problems, required=True)
-    state = _string(node, "state", "auth", problems, required=True)
+    state = _string(node, "state", "auth", problems)
     values: dict[str, Any] = {}
     for key, kind in (
         ("clock_skew", int),
         ("token_cache_size", int),
         ("api_key_cache_seconds", (int, float)),
+        ("api_key_refused_cache_seconds", (int, float)),
     ):
         if key in node:
             value = node[key]
@@ -115,13 +128,13 @@ def parse_auth(raw: Located, base_dir: Path, problems: Problems) -> AuthConfig |
                 values[key] = value
     if "api_key_header" in node:
         values["api_key_header"] = _string(node, "api_key_header", "auth", problems) or "X-API-Key"
-    server = _server(node, problems) if "server" in node else None
+    server = _server(node, base_dir, problems) if "server" in node else None
     issuers = _issuers(node, base_dir, problems)
-    if not audience or not state:
+    if not audience:
         return None
     return AuthConfig(
         audience=audience,
-        state=state_url(state, base_dir),
+        state=state_url(state, base_dir) if state else default_state,
         server=server,
         issuers=issuers,
         **values,
@@ -154,12 +167,17 @@ def _algorithms(
     return tuple(value)
 
 
-def _server(node: Located, problems: Problems) -> ServerConfig | None:
+def _server(node: Located, base_dir: Path, problems: Problems) -> ServerConfig | None:
     body = node["server"]
     if not isinstance(body, Located):
         problems.at(node, "server", "auth.server", "must be a mapping with `issuer`")
         return None
-    unknown_keys(body, {"issuer", "token_lifetime", "algorithm"}, "auth.server", problems)
+    unknown_keys(
+        body,
+        {"issuer", "token_lifetime", "algorithm", "state_key_file", "token_limits"},
+        "auth.server",
+        problems,
+    )
     issuer = _string(body, "issuer", "auth.server", problems, required=True)
     lifetime = body.get("token_lifetime", 900)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= 86400:
@@ -169,7 +187,40 @@ def _server(node: Located, problems: Problems) -> ServerConfig | None:
     if algorithm not in ASYMMETRIC:
         problems.at(body, "algorithm", "auth.server.algorithm", f"one of {list(ASYMMETRIC)}")
         algorithm = "RS256"
-    return ServerConfig(issuer, lifetime, algorithm) if issuer else None
+    name = _string(body, "state_key_file", "auth.server", problems)
+    key_file = (base_dir / name).resolve() if name else None
+    limits = _token_limits(body, problems)
+    if not issuer:
+        return None
+    return ServerConfig(issuer, lifetime, algorithm, key_file, **limits)
+
+
+def _one_rate(value: str) -> bool:
+    try:
+        return len(parse_many(value)) == 1
+    except ValueError:
+        return False
+
+
+def _token_limits(body: Located, problems: Problems) -> dict[str, str]:
+    node = body.get("token_limits")
+    if node is None:
+        return {}
+    path = "auth.server.token_limits"
+    if not isinstance(node, Located):
+        problems.at(body, "token_limits", path, "a mapping with `client` and `address` rates")
+        return {}
+    unknown_keys(node, {"client", "address"}, path, problems)
+    found = {}
+    for key in ("client", "address"):
+        value = node.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not _one_rate(value):
+            problems.at(node, key, f"{path}.{key}", "one rate such as 20/minute")
+        else:
+            found[f"{key}_limit"] = value
+    return found
 
 
 def _issuers(node: Located, base_dir: Path, problems: Problems) -> tuple[IssuerConfig, ...]:

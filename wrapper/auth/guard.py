@@ -7,7 +7,7 @@ call; per request it only reads headers and consults in-memory caches.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from wrapper.access import Access
 from wrapper.auth.apikeys import ApiKeyError, ApiKeyVerifier
@@ -16,12 +16,14 @@ from wrapper.auth.jwks import CachedKeys, KeyProvider, StaticKeys, fetch_url, lo
 from wrapper.auth.jwks import shared_secret as secret_keys
 from wrapper.auth.policy import Policy
 from wrapper.auth.principal import Principal
+from wrapper.auth.sealing import StateKeyError, load_state_key
 from wrapper.auth.signing import ensure_key, public_jwks
 from wrapper.auth.store import StateStore
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
+from wrapper.protection_config import LimitsConfig
 
 
 class Guard:
@@ -34,6 +36,19 @@ class Guard:
         self.header = header
 
     def authenticate(self) -> Principal:
+        """The caller, once per request: the rate limiter and the view both ask."""
+        outcome = g.get("lw_caller")
+        if outcome is None:
+            try:
+                outcome = self._authenticate()
+            except Unauthorized as err:
+                outcome = err
+            g.lw_caller = outcome
+        if isinstance(outcome, Unauthorized):
+            raise outcome
+        return outcome
+
+    def _authenticate(self) -> Principal:
         authorization = request.headers.get("Authorization")
         if authorization:
             scheme, _, token = authorization.partition(" ")
@@ -91,21 +106,39 @@ def declared_scopes(mapping: Mapping) -> list[str]:
     return sorted({s for v in mapping.versions.values() for s in version_scopes(v)})
 
 
-def setup_auth(app: Flask, auth: AuthConfig, mapping: Mapping, store: StateStore) -> Guard:
-    """Wire authentication into `app`; the guard's `authorize` is what views call."""
+def setup_auth(
+    app: Flask,
+    auth: AuthConfig,
+    mapping: Mapping,
+    store: StateStore,
+    limits: LimitsConfig | None = None,
+) -> Guard:
+    """Wire authentication into `app`; the guard's `authorize` is what views call.
+    The token endpoint's limits count in `limits.storage` (default: in memory)."""
     from wrapper.auth.server import register_server
 
     issuers = [_issuer(i) for i in auth.issuers]
     if auth.server is not None:
-        ensure_key(store, auth)
+        from wrapper.config import ConfigError
+
+        try:
+            state_key = load_state_key(auth.server.state_key_file)
+            ensure_key(store, auth, state_key)
+        except StateKeyError as err:
+            raise ConfigError([f"auth.server: {err}"]) from None
         own = CachedKeys(lambda: public_jwks(store), ttl=60.0, min_refetch=1.0, name="state")
         algorithms = frozenset({auth.server.algorithm})
         issuers.append(Issuer(auth.server.issuer, algorithms, own))
-        register_server(app, store, auth, declared_scopes(mapping))
+        storage = limits or LimitsConfig()
+        register_server(app, store, auth, state_key, declared_scopes(mapping), storage)
     tokens = TokenValidator(
         issuers, auth.audience, leeway=auth.clock_skew, cache_size=auth.token_cache_size
     )
-    api_keys = ApiKeyVerifier(store, cache_seconds=auth.api_key_cache_seconds)
+    api_keys = ApiKeyVerifier(
+        store,
+        cache_seconds=auth.api_key_cache_seconds,
+        refused_seconds=auth.api_key_refused_cache_seconds,
+    )
     guard = Guard(tokens, api_keys, Policy(mapping), auth.api_key_header)
     app.extensions["legacy_wrapper_auth"] = guard
     return guard

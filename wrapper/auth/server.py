@@ -3,6 +3,11 @@
 - `POST /oauth/token`: client_secret_basic or client_secret_post; answers a JWT
   access token (RFC 9068, `typ: at+jwt`) signed with the active signing key, with
   the configured lifetime, audience and the client's claims (e.g. customer_no).
+  An unknown client id and a wrong secret get the same `invalid_client` answer
+  after the same work (a lookup, a digest, a constant-time comparison); a
+  `scope` the client does not hold is `invalid_scope` (RFC 6749 5.2), a subset
+  of its scopes gives a token for that subset. Requests are limited per client
+  id and per address (`auth.server.token_limits`), before any secret is checked.
 - `GET /.well-known/jwks.json`: the public signing keys (old ones until retired).
 - `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
 """
@@ -15,14 +20,20 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from joserfc.jwk import KeySet
 
 from wrapper.auth.config import AuthConfig
+from wrapper.auth.sealing import StateKey
 from wrapper.auth.signing import Signer, public_jwks
 from wrapper.auth.store import ClientRecord, Grant, StateStore, digest
+from wrapper.limits import KeyedLimits, ietf_fields
+from wrapper.problems import RateLimited, handle_problem
+from wrapper.protection_config import LimitsConfig
 from wrapper.resources import json_response
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -32,10 +43,12 @@ RESERVED_CLAIMS = frozenset(
 
 
 class Client(ClientMixin):
-    """A registered client as authlib sees it."""
+    """A registered client as authlib sees it; `known=False` stands in for a client
+    id that does not exist, so that it fails exactly like a wrong secret."""
 
-    def __init__(self, record: ClientRecord) -> None:
+    def __init__(self, record: ClientRecord, *, known: bool = True) -> None:
         self.record = record
+        self.known = known
 
     def get_client_id(self) -> str:
         return self.record.client_id
@@ -47,13 +60,14 @@ class Client(ClientMixin):
         granted = self.record.grant.scopes
         if not scope:
             return " ".join(granted)
-        return " ".join(s for s in scope.split() if s in granted)
+        return " ".join(s for s in dict.fromkeys(scope.split()) if s in granted)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(self.record.secret_sha256, digest(client_secret))
+        matches = hmac.compare_digest(self.record.secret_sha256, digest(client_secret))
+        return matches and self.known
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in AUTH_METHODS
@@ -65,8 +79,23 @@ class Client(ClientMixin):
         return grant_type == "client_credentials"
 
 
+def unknown_client(client_id: str) -> Client:
+    """A client that no secret opens: its digest is of a random value nobody knows."""
+    record = ClientRecord(client_id, "", digest(secrets.token_hex(32)), Grant((), {}), 0.0)
+    return Client(record, known=False)
+
+
 class _Grant(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        """RFC 6749 5.2: asking for a scope the client does not hold is `invalid_scope`."""
+        requested = (self.request.payload.scope or "").split()
+        missing = [s for s in dict.fromkeys(requested) if s not in self.client.record.grant.scopes]
+        if missing:
+            raise InvalidScopeError(
+                description=f"the client does not hold the scope {' '.join(missing)}"
+            )
 
 
 class _TokenGenerator(JWTBearerTokenGenerator):
@@ -95,24 +124,62 @@ class _TokenGenerator(JWTBearerTokenGenerator):
 
 
 def register_server(
-    app: Flask, store: StateStore, auth: AuthConfig, scopes: list[str]
+    app: Flask,
+    store: StateStore,
+    auth: AuthConfig,
+    state_key: StateKey,
+    scopes: list[str],
+    storage: LimitsConfig,
 ) -> AuthorizationServer:
+    """The token endpoint and metadata; its rate limits count in `storage` (the API's)."""
     assert auth.server is not None
     server = AuthorizationServer()
 
-    def query_client(client_id: str) -> Client | None:
+    def query_client(client_id: str) -> Client:
         record = store.client(client_id)
-        return Client(record) if record else None
+        return Client(record) if record else unknown_client(client_id)
 
     server.init_app(app, query_client=query_client, save_token=lambda _token, _request: None)
     server.register_grant(_Grant)
-    server.register_token_generator("default", _TokenGenerator(Signer(store, auth.server), auth))
+    server.register_token_generator("default", _TokenGenerator(Signer(store, state_key), auth))
     issuer = auth.server.issuer
     blueprint = Blueprint("oauth", __name__)
 
+    limits = KeyedLimits(
+        [("token-address", auth.server.address_limit), ("token-client", auth.server.client_limit)],
+        storage.storage,
+        storage.strategy,
+        f"{storage.key_prefix}-token",
+    )
+
     @blueprint.post("/oauth/token")
     def issue_token() -> Response:
-        return server.create_token_response()
+        basic = _basic_credentials()
+        client_id = (basic[0] if basic else None) or request.form.get("client_id") or None
+        usages = limits.hit(
+            {"token-address": request.remote_addr or "unknown", "token-client": client_id}
+        )
+        fields = ietf_fields(usages)
+        refused = next((u for u in usages if u.breached), None)
+        if refused is not None:
+            state = current_app.extensions.get("legacy_wrapper")
+            if state is not None:
+                state.metrics.rate_limited.labels(refused.name).inc()
+            problem = RateLimited(
+                f"the {refused.name} rate limit of {refused.amount} per {refused.window} s "
+                f"is used up; retry in {refused.reset_in} s",
+                headers={"Retry-After": str(refused.reset_in), **fields},
+            )
+            return handle_problem(problem)
+        if basic is None:
+            unreadable = InvalidClientError(
+                status_code=401, description="the Authorization header is not readable HTTP Basic"
+            )
+            response = server.handle_error_response(request, unreadable)
+        else:
+            response = server.create_token_response()
+        response.headers.update(fields)
+        return response
 
     @blueprint.get("/.well-known/jwks.json")
     def jwks() -> Response:
@@ -135,6 +202,15 @@ def register_server(
 
     app.register_blueprint(blueprint)
     return server
+
+
+def _basic_credentials() -> tuple[str | None, str | None] | None:
+    """(client id, secret) from HTTP Basic, (None, None) without it, None when the
+    header cannot be read (credentials that are not UTF-8)."""
+    try:
+        return extract_basic_authorization(request.headers)
+    except UnicodeDecodeError:
+        return None
 
 
 def create_client(store: StateStore, name: str, grant: Grant) -> tuple[str, str]:

@@ -1,13 +1,15 @@
-"""The wrapper's own state: OAuth clients, API keys and signing keys.
+"""The wrapper's own state: OAuth clients, API keys, signing keys and cursor keys.
 
 It lives in its own database (a SQLite file by default), never in the legacy
 database, which stays read-only. Secrets are stored as SHA-256 digests: they
 are 256-bit random values, so a fast digest is enough (no password stretching
-is needed) and a lookup costs microseconds.
+is needed) and a lookup costs microseconds. Signing private keys are stored
+sealed with the operator's state key (`signing`, `sealing`), never in clear.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -47,10 +49,19 @@ signing_keys = sa.Table(
     metadata,
     sa.Column("kid", sa.String(64), primary_key=True),
     sa.Column("alg", sa.String(16), nullable=False),
-    sa.Column("private_jwk", sa.Text, nullable=False),
+    sa.Column("private_jwk", sa.Text, nullable=False),  # JSON: see SigningKey.material
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("retire_at", sa.Float),  # published until then; None while active
+)
+
+cursor_keys = sa.Table(
+    "lw_cursor_keys",
+    metadata,
+    sa.Column("kid", sa.String(16), primary_key=True),
+    sa.Column("secret", sa.String(128), nullable=False),  # base64url of 64 random bytes
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("retire_at", sa.Float),  # cursors sealed with it open until then; None: current
 )
 
 
@@ -93,9 +104,17 @@ class ApiKeyRecord:
 class SigningKey:
     kid: str
     alg: str
-    private_jwk: dict[str, Any]
+    material: dict[str, Any]  # {"public": JWK, "sealed": ...}; a bare private JWK when in clear
     created_at: float
     active: bool
+    retire_at: float | None
+
+
+@dataclass(frozen=True)
+class CursorKey:
+    kid: str  # hex
+    secret: bytes
+    created_at: float
     retire_at: float | None
 
 
@@ -103,7 +122,12 @@ class StateStore:
     """Reads and writes the state database; creates its tables when missing."""
 
     def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+            # an in-memory database lives in its connection: share one between threads
+            options = {"poolclass": sa.StaticPool, "connect_args": {"check_same_thread": False}}
+        self.engine = sa.create_engine(url, **options)
         metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -178,22 +202,24 @@ class StateStore:
 
     # ------------------------------------------------------------------ signing keys
 
-    def signing_keys(self, now: float | None = None) -> list[SigningKey]:
-        """The keys still published: the active one and those not yet retired."""
+    def signing_keys(self, now: float | None = None, *, retired: bool = False) -> list[SigningKey]:
+        """The keys still published: the active one and those not yet retired
+        (`retired=True`: every key stored, newest first)."""
         now = time.time() if now is None else now
+        query = signing_keys.select().order_by(signing_keys.c.created_at.desc())
+        if not retired:
+            query = query.where(
+                sa.or_(signing_keys.c.retire_at.is_(None), signing_keys.c.retire_at > now)
+            )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                signing_keys.select()
-                .where(sa.or_(signing_keys.c.retire_at.is_(None), signing_keys.c.retire_at > now))
-                .order_by(signing_keys.c.created_at.desc())
-            ).all()
+            rows = conn.execute(query).all()
         return [
             SigningKey(r.kid, r.alg, json.loads(r.private_jwk), r.created_at, r.active, r.retire_at)
             for r in rows
         ]
 
     def add_signing_key(
-        self, kid: str, alg: str, private_jwk: dict[str, Any], retire_old_at: float
+        self, kid: str, alg: str, material: dict[str, Any], retire_old_at: float
     ) -> None:
         """Make a new key the active one; the previous ones stay published until
         `retire_old_at`, so tokens they signed remain valid until they expire."""
@@ -207,9 +233,60 @@ class StateStore:
                 signing_keys.insert().values(
                     kid=kid,
                     alg=alg,
-                    private_jwk=json.dumps(private_jwk),
+                    private_jwk=json.dumps(material),
                     created_at=time.time(),
                     active=True,
+                    retire_at=None,
+                )
+            )
+
+    def replace_signing_key_material(
+        self, kid: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> bool:
+        """Store `new` for `kid` if it still holds `old` (False: another process did)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                signing_keys.update()
+                .where(signing_keys.c.kid == kid, signing_keys.c.private_jwk == json.dumps(old))
+                .values(private_jwk=json.dumps(new))
+            )
+        return result.rowcount > 0
+
+    # ------------------------------------------------------------------ cursor keys
+
+    def cursor_keys(self, now: float | None = None) -> list[CursorKey]:
+        """The keys that still open cursors, newest first (the first one seals)."""
+        now = time.time() if now is None else now
+        table = cursor_keys
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                table.select()
+                .where(sa.or_(table.c.retire_at.is_(None), table.c.retire_at > now))
+                .order_by(table.c.created_at.desc(), table.c.kid.desc())
+            ).all()
+        return [
+            CursorKey(r.kid, base64.urlsafe_b64decode(r.secret), r.created_at, r.retire_at)
+            for r in rows
+        ]
+
+    def add_cursor_key(
+        self, kid: str, secret: bytes, retire_old_at: float | None, now: float | None = None
+    ) -> None:
+        """A new current key; with `retire_old_at`, every previous key opens cursors
+        until then at the latest (a key already retiring earlier keeps its date)."""
+        table = cursor_keys
+        with self.engine.begin() as conn:
+            if retire_old_at is not None:
+                conn.execute(
+                    table.update()
+                    .where(sa.or_(table.c.retire_at.is_(None), table.c.retire_at > retire_old_at))
+                    .values(retire_at=retire_old_at)
+                )
+            conn.execute(
+                table.insert().values(
+                    kid=kid,
+                    secret=base64.urlsafe_b64encode(secret).decode("ascii"),
+                    created_at=time.time() if now is None else now,
                     retire_at=None,
                 )
             )

@@ -5,13 +5,21 @@ an RS256 issuer never accepts an HS256 token (no algorithm confusion), `none`
 is never accepted, and a shared secret only ever verifies HS256. A validated
 token is cached by its SHA-256 until it expires, so a client polling every
 second pays for one signature check per token, not per request.
+
+Whatever a caller sends, validation ends in a `Principal` or a `TokenError`:
+the token is bounded in size and alphabet before it is decoded, its header
+and claims must be flat JSON objects of the types RFC 7515/7519 give them
+(no nesting deeper than `MAX_DEPTH`, no duplicate names, no NaN), and only
+then is a key looked up and the signature checked.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +34,13 @@ from wrapper.auth.jwks import KeyProvider
 from wrapper.auth.principal import Principal, scopes_of
 
 ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+MAX_TOKEN_LENGTH = 8192  # characters; common servers cap a whole header line near this
+MAX_TIME = 10**12  # seconds since the epoch: about the year 33658
+MAX_DEPTH = 8  # nesting of arrays and objects inside a header or claims set
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_ALG_NAME = re.compile(r"[A-Za-z0-9+-]{1,16}")  # echoed in messages only when it looks like one
+_TIMES = ("exp", "nbf", "iat")
+_STRINGS = ("iss", "sub", "client_id", "jti", "scope")
 
 
 class TokenError(Exception):
@@ -39,11 +54,83 @@ class Issuer:
     keys: KeyProvider
 
 
-def _segment(text: str) -> Any:
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _shape_problem(value: Any) -> str | None:
+    """Why a decoded header or claims set cannot be used (walked iteratively: no
+    recursion on attacker input), else None."""
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "contains a NUL character"
+        elif isinstance(item, dict | list):
+            if level >= MAX_DEPTH:
+                return "nests too deeply"
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return None
+
+
+def _segment(text: str, what: str) -> dict[str, Any]:
+    """A base64url JSON object, strictly: UTF-8, no duplicate names, bounded depth."""
     try:
-        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (ValueError, TypeError):
-        raise TokenError("the token is not a JWT") from None
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        value = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique, parse_constant=_no_constant
+        )
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+        raise TokenError(f"the token's {what} is not base64url-encoded JSON") from None
+    if not isinstance(value, dict):
+        raise TokenError(f"the token's {what} is not a JSON object")
+    problem = _shape_problem(value)
+    if problem:
+        raise TokenError(f"the token's {what} {problem}")
+    return value
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    for name in ("alg", "kid", "typ"):
+        if name in header and not isinstance(header[name], str):
+            raise TokenError(f"the token's header `{name}` must be a string")
+    if "crit" in header:  # RFC 7515 4.1.11: no extension is understood here
+        raise TokenError("the token's header names critical extensions that are not supported")
+
+
+def _is_time(value: Any) -> bool:
+    """A NumericDate a float can hold (RFC 7519 2): a finite number, not a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -MAX_TIME < value < MAX_TIME  # False for NaN; no float conversion of a huge int
+
+
+def _check_claims(claims: dict[str, Any]) -> None:
+    for name in _STRINGS:
+        if name in claims and not isinstance(claims[name], str):
+            raise TokenError(f"the token's claim `{name}` must be a string")
+    for name in _TIMES:
+        if name in claims and not _is_time(claims[name]):
+            raise TokenError(f"the token's claim `{name}` must be a number of seconds")
+    aud = claims.get("aud")
+    if aud is not None and not (
+        isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))
+    ):
+        raise TokenError("the token's claim `aud` must be a string or a list of strings")
+    scp = claims.get("scp")
+    if scp is not None and not (
+        isinstance(scp, str) or (isinstance(scp, list) and all(isinstance(s, str) for s in scp))
+    ):
+        raise TokenError("the token's claim `scp` must be a string or a list of strings")
 
 
 class TokenValidator:
@@ -65,6 +152,10 @@ class TokenValidator:
         self._lock = threading.Lock()
 
     def validate(self, token: str) -> Principal:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+        if not _COMPACT_JWS.fullmatch(token):
+            raise TokenError("the token is not a signed JWT (three base64url parts)")
         digest = hashlib.sha256(token.encode()).digest()
         now = self._clock()
         hit = self._cache.get(digest)
@@ -86,23 +177,21 @@ class TokenValidator:
             self._cache[digest] = principal
 
     def _verify(self, token: str, now: float) -> Principal:
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise TokenError("the token is not a signed JWT")
-        header, payload = _segment(parts[0]), _segment(parts[1])
-        if not isinstance(header, dict) or not isinstance(payload, dict):
-            raise TokenError("the token is not a JWT")
+        head, body, _signature = token.split(".")
+        header, payload = _segment(head, "header"), _segment(body, "claims set")
+        _check_header(header)
+        _check_claims(payload)
         alg = header.get("alg")
-        issuer = self.issuers.get(payload.get("iss"))  # type: ignore[arg-type]
+        issuer = self.issuers.get(payload.get("iss", ""))
         if issuer is None:
             raise TokenError("the token's issuer is not trusted")
-        if not isinstance(alg, str) or alg not in issuer.algorithms:
-            raise TokenError(f"the algorithm {alg!r} is not accepted from this issuer")
+        if alg not in issuer.algorithms:
+            named = repr(alg) if alg and _ALG_NAME.fullmatch(alg) else "of the token"
+            raise TokenError(f"the algorithm {named} is not accepted from this issuer")
         typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
+        if typ is not None and typ.lower() not in ACCEPTED_TYP:
             raise TokenError("the token is not an access token")
-        kid = header.get("kid")
-        key = issuer.keys.key(kid if isinstance(kid, str) else None, alg)
+        key = issuer.keys.key(header.get("kid"), alg)
         if key is None:
             raise TokenError("the token is signed with an unknown key")
         try:
@@ -125,4 +214,4 @@ class TokenValidator:
         except JoseError as err:
             raise TokenError(f"the token is not valid: {err.description}") from None
         subject = claims.get("sub") or claims.get("client_id") or "?"
-        return Principal(str(subject), scopes_of(claims), claims, float(claims["exp"]))
+        return Principal(subject, scopes_of(claims), claims, float(claims["exp"]))

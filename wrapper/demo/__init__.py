@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ auth:
   audience: plant-api
   state: auth.db
   clock_skew: 30
-  server: {{issuer: {issuer}, token_lifetime: 900}}
+  server: {{issuer: {issuer}, token_lifetime: 900, state_key_file: state.key}}
 """
 AUTH_SECTION = AUTH_TEMPLATE.replace("{issuer}", '"http://{bind}"')  # issuer http://BIND
 # Rate limits and a short shared cache, so RateLimit headers, 429s, cache hits
@@ -90,7 +91,18 @@ def prepare_demo(
     text += AUTH_TEMPLATE.format(issuer=json.dumps(issuer or f"http://{bind}"))
     config_path = workdir / "wrapper.yaml"
     config_path.write_text(text, encoding="utf-8")
+    ensure_state_key(workdir)
     return config_path
+
+
+def ensure_state_key(workdir: Path) -> Path:
+    """The demo's state key file (`state.key` beside its config), created once."""
+    from wrapper.auth.sealing import write_state_key_file
+
+    path = workdir / "state.key"
+    with contextlib.suppress(FileExistsError):  # an earlier run's: its signing keys need it
+        write_state_key_file(path)
+    return path
 
 
 def reset_personas(config_path: Path) -> list[tuple[str, str, str, str, str]]:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -145,6 +146,11 @@ class BytesConverter(Converter):
 
 # ---------------------------------------------------------------------------- numbers
 
+# Numbers in a query are written with ASCII digits only: int() and Decimal() would
+# also take other scripts' digits, surrounding spaces and `_` separators.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
 
 class IntegerConverter(Converter):
     kind = "integer"
@@ -158,10 +164,9 @@ class IntegerConverter(Converter):
         return None if value is None else int(value)
 
     def parse(self, text: str) -> tuple[Any, ...]:
-        try:
-            number = int(text, 10)
-        except ValueError:
-            raise ConversionError("is not an integer") from None
+        if not _INTEGER.fullmatch(text):
+            raise ConversionError("is not an integer (digits 0-9)")
+        number = int(text, 10)
         if not -(2**63) <= number < 2**63:
             raise ConversionError("is out of range for a legacy integer")
         return (number,)
@@ -186,10 +191,9 @@ class NumberConverter(Converter):
         return _decimal_json(value)
 
     def parse(self, text: str) -> tuple[Any, ...]:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ConversionError("is not a number") from None
+        if not _DECIMAL.fullmatch(text):
+            raise ConversionError("is not a number (digits 0-9, optional . and exponent)")
+        number = Decimal(text)
         if not number.is_finite():
             raise ConversionError("is not a finite number")
         return (number,)
@@ -224,10 +228,9 @@ class ImpliedDecimalConverter(Converter):
         return orjson.Fragment(f"{sign}{whole}.{frac:0{self.scale}d}".encode())
 
     def parse(self, text: str) -> tuple[Any, ...]:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ConversionError("is not a decimal number") from None
+        if not _DECIMAL.fullmatch(text):
+            raise ConversionError("is not a decimal number (digits 0-9 and .)")
+        number = Decimal(text)
         if not number.is_finite():
             raise ConversionError("is not a finite number")
         scaled = number * self.factor
@@ -438,6 +441,8 @@ class LegacyTimeConverter(_DigitsConverter):
             t = dt.time.fromisoformat(text)
         except ValueError:
             raise ConversionError("is not a time in the form HH:MM:SS") from None
+        if t.tzinfo is not None or t.microsecond:
+            raise ConversionError("is not a time in the form HH:MM:SS (no fraction, no offset)")
         number = t.hour * 10000 + t.minute * 100 + t.second
         if self.width == 4:
             if t.second:
@@ -446,7 +451,14 @@ class LegacyTimeConverter(_DigitsConverter):
         return (self._stored(number),)
 
     def json_schema(self) -> dict[str, Any]:
-        return {"type": "string", "format": "time"}
+        # Not JSON Schema's `time` format: RFC 3339 times carry an offset, these do not.
+        seconds = "[0-5][0-9]" if self.width == 6 else "00"
+        return {"type": "string", "pattern": f"^{_HOURS}:[0-5][0-9]:{seconds}$"}
+
+
+_HOURS = "(?:[01][0-9]|2[0-3])"
+_LOCAL_TIME = f"{_HOURS}:[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,6}})?"
+_OFFSET = "(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 
 
 class NativeTemporalConverter(Converter):
@@ -472,8 +484,14 @@ class NativeTemporalConverter(Converter):
             raise ConversionError(f"is not an ISO 8601 {self.kind}") from None
 
     def json_schema(self) -> dict[str, Any]:
-        fmt = {"date": "date", "datetime": "date-time", "time": "time"}[self.kind]
-        return {"type": "string", "format": fmt}
+        # Times and timestamps without a time zone are valid here, unlike in RFC 3339
+        # (JSON Schema's `time` and `date-time` formats): a pattern describes them.
+        if self.kind == "date":
+            return {"type": "string", "format": "date"}
+        if self.kind == "time":
+            return {"type": "string", "pattern": f"^{_LOCAL_TIME}{_OFFSET}$"}
+        date = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        return {"type": "string", "pattern": f"^{date}T{_LOCAL_TIME}{_OFFSET}$"}
 
 
 class BooleanNativeConverter(BooleanConverter):

@@ -21,7 +21,7 @@ from wrapper.app import create_app
 from wrapper.auth.server import create_client
 from wrapper.auth.store import Grant
 from wrapper.config import parse_config
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, ensure_state_key
 
 ISSUER = "http://127.0.0.1:8080"
 AUDIENCE = "plant-api"
@@ -110,13 +110,15 @@ def idp() -> Iterator[Idp]:
 
 
 def auth_section(state: Path, jwks_url: str) -> str:
+    """An auth section with the built-in server, its state key in a file beside `state`."""
+    key_file = ensure_state_key(state.parent)
     return f"""
 auth:
   audience: {AUDIENCE}
   state: "{state}"
   clock_skew: 5
   api_key_cache_seconds: 0
-  server: {{issuer: "{ISSUER}", token_lifetime: 600}}
+  server: {{issuer: "{ISSUER}", token_lifetime: 600, state_key_file: "{key_file}"}}
   issuers:
     - {{issuer: "{EXTERNAL}", jwks_url: "{jwks_url}", algorithms: [RS256, ES256], jwks_min_refetch_seconds: 0}}
     - {{issuer: {SHARED}, shared_secret: {SECRET}, algorithms: [HS256]}}
@@ -140,6 +142,7 @@ class Tokens:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._clients: dict[str, tuple[str, str]] = {}
+        self._headers: dict[tuple[str, str], dict[str, str]] = {}
 
     def client(self, scopes: str, **claims: Any) -> tuple[str, str]:
         name = json.dumps([scopes, claims], sort_keys=True)
@@ -150,14 +153,21 @@ class Tokens:
         return self._clients[name]
 
     def __call__(self, scopes: str, **claims: Any) -> dict[str, str]:
+        """Authorization headers with a token for these scopes and claims (one token
+        per client and app: the token endpoint limits how often a client asks)."""
         client_id, secret = self.client(scopes, **claims)
+        known = self._headers.get((client_id, secret))
+        if known is not None:
+            return known
         response = self.app.test_client().post(
             "/oauth/token",
             data={"grant_type": "client_credentials"},
             auth=(client_id, secret),
         )
         assert response.status_code == 200, response.get_json()
-        return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+        headers = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+        self._headers[(client_id, secret)] = headers
+        return headers
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from wrapper.cli import main
+from wrapper.demo import ensure_state_key
 
 CONFIG = """source: {url: 'sqlite://'}
 versions:
@@ -16,7 +17,7 @@ versions:
 auth:
   audience: api
   state: state.db
-  server: {issuer: 'http://127.0.0.1:8080', token_lifetime: 60}
+  server: {issuer: 'http://127.0.0.1:8080', token_lifetime: 60, state_key_file: state.key}
 """
 
 
@@ -28,6 +29,7 @@ def run(*args: str) -> tuple[int, str]:
 def config(tmp_path: Path) -> str:
     path = tmp_path / "w.yaml"
     path.write_text(CONFIG)
+    ensure_state_key(tmp_path)
     return str(path)
 
 

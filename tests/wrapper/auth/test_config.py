@@ -29,7 +29,9 @@ def test_a_complete_auth_section(tmp_path: Path) -> None:
         + "          wc: {column: WC, rows: {claim: work_center, unless_scope: jobs:all}}\n"
         + "          price: {column: P, scope: jobs:pricing}\n"
         + "auth:\n  audience: api\n  state: auth.db\n  clock_skew: 10\n"
-        + "  server: {issuer: 'http://h', token_lifetime: 300, algorithm: ES256}\n"
+        + "  api_key_refused_cache_seconds: 30\n"
+        + "  server: {issuer: 'http://h', token_lifetime: 300, algorithm: ES256,"
+        + " state_key_file: keys/state.key}\n"
         + "  issuers:\n"
         + "    - {issuer: 'https://idp/', jwks_url: 'https://idp/jwks'}\n"
         + "    - {issuer: file, key_file: idp.pem, algorithms: [ES256]}\n"
@@ -37,8 +39,10 @@ def test_a_complete_auth_section(tmp_path: Path) -> None:
     config = parse_config(text, base_dir=tmp_path)
     auth = config.auth
     assert auth is not None and auth.audience == "api" and auth.clock_skew == 10
+    assert auth.api_key_refused_cache_seconds == 30
     assert auth.state == f"sqlite:///{(tmp_path / 'auth.db').resolve()}"
     assert auth.server is not None and auth.server.token_lifetime == 300
+    assert auth.server.state_key_file == (tmp_path / "keys" / "state.key").resolve()
     assert [i.issuer for i in auth.issuers] == ["https://idp/", "file"]
     res = config.versions[0].resources[0]
     assert res.scopes == {"list": ("jobs:read",), "item": ("jobs:read", "jobs:one")}

@@ -107,9 +107,14 @@ def test_embedded_relations_stay_inside(auth_app: Flask, portal: dict) -> None:
     for o in orders(client, "/v1/orders?expand=customer&limit=1000", portal):
         assert o["customer"]["customer_no"] == MINE
         assert "credit_limit" not in o["customer"]
-    # order_lines needs its own scope: the relation is not there to expand
+    # order_lines needs its own scope: the caller is told so, not that lines do not exist
     response = client.get("/v1/orders?expand=lines", headers=portal)
     assert response.status_code == 400 and response.get_json()["parameter"] == "expand"
+    detail = response.get_json()["detail"]
+    assert "may not expand 'lines'" in detail and "(relations you may expand: customer)" in detail
+    assert "total" not in detail and "unit_price" not in detail  # hidden fields stay unnamed
+    missing = client.get("/v1/orders?expand=invoices", headers=portal).get_json()["detail"]
+    assert missing == "no relation 'invoices' (relations: customer)"
 
 
 def test_fields_needing_a_scope_are_hidden(auth_app: Flask, portal: dict, tokens: Tokens) -> None:
@@ -144,7 +149,9 @@ def test_floor_supervisor_sees_one_work_centre(auth_app: Flask, tokens: Tokens) 
     assert jobs and {j["work_center"] for j in jobs} == {"WC03"}
     assert orders(client, "/v1/jobs?work_center=WC01", supervisor) == []
     assert {j["work_center"] for j in orders(client, "/v2/jobs?limit=1000", supervisor)} == {"WC03"}
-    assert client.get("/v1/jobs?expand=order", headers=supervisor).status_code == 400
+    response = client.get("/v1/jobs?expand=order", headers=supervisor)
+    assert response.status_code == 400 and response.get_json()["parameter"] == "expand"
+    assert "may not expand 'order'" in response.get_json()["detail"]
     dashboard = tokens("jobs:read jobs:all_work_centers")
     assert len({j["work_center"] for j in orders(client, "/v1/jobs?limit=1000", dashboard)}) > 1
     several = tokens("jobs:read", work_center=["WC01", "WC03"])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fixtures import legacy_demo
-from wrapper.demo import AUTH_SECTION, MAPPING, reset_personas
+from wrapper.demo import AUTH_SECTION, MAPPING, ensure_state_key, reset_personas
 
 from ...servers import free_port, serving
 
@@ -34,6 +34,7 @@ def test_serve_with_auth(tmp_path: Path, server: str) -> None:
     config = tmp_path / "wrapper.yaml"
     text = MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{tmp_path / 'plant.db'}")
     config.write_text(text + AUTH_SECTION.format(bind=f"127.0.0.1:{port}"))
+    ensure_state_key(tmp_path)
     personas = {name: (cid, secret) for name, cid, secret, _, _ in reset_personas(config)}
     with serving(config, "--workers", "2", "--server", server, port=port) as (base, _):
         status, headers, body = call(f"{base}/v1/jobs")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 
+import pytest
 from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from wrapper.auth.signing import rotate
+from wrapper.auth.sealing import load_state_key
+from wrapper.auth.signing import private_jwk, rotate
 
 from .conftest import AUDIENCE, ISSUER, Tokens
+
+
+def _jwks(app: Flask) -> KeySet:
+    return KeySet.import_key_set(app.test_client().get("/.well-known/jwks.json").get_json())
 
 
 def _token(app: Flask, client_id: str, secret: str, **form: str) -> tuple[int, dict]:
@@ -37,25 +44,70 @@ def test_client_credentials_token(auth_app: Flask, tokens: Tokens) -> None:
 
 def test_client_secret_post_and_narrower_scope(auth_app: Flask, tokens: Tokens) -> None:
     client_id, secret = tokens.client("jobs:read orders:read")
-    response = auth_app.test_client().post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "scope": "jobs:read codes:read",
-        },
-    )
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    response = auth_app.test_client().post("/oauth/token", data={**form, "scope": "jobs:read"})
     assert response.status_code == 200
-    assert response.get_json()["scope"] == "jobs:read"  # never more than the client has
+    assert response.get_json()["scope"] == "jobs:read"  # the subset asked for
+    token = jwt.decode(response.get_json()["access_token"], _jwks(auth_app))
+    assert token.claims["scope"] == "jobs:read"
 
 
-def test_wrong_secret_unknown_client_and_other_grants(auth_app: Flask, tokens: Tokens) -> None:
+@pytest.mark.parametrize("asked", ["jobs:read codes:read", "codes:read", "jobs:read nonsense"])
+def test_a_scope_the_client_does_not_hold_is_invalid_scope(
+    auth_app: Flask, tokens: Tokens, asked: str
+) -> None:
+    client_id, secret = tokens.client("jobs:read orders:read")
+    status, body = _token(auth_app, client_id, secret, scope=asked)
+    assert status == 400 and body["error"] == "invalid_scope"
+    assert asked.split()[-1] in body["error_description"]
+    assert "access_token" not in body
+
+
+def _answer(app: Flask, client_id: str, secret: str, method: str) -> tuple[int, bytes, dict]:
+    form = {"grant_type": "client_credentials"}
+    if method == "basic":
+        response = app.test_client().post("/oauth/token", data=form, auth=(client_id, secret))
+    else:
+        form |= {"client_id": client_id, "client_secret": secret}
+        response = app.test_client().post("/oauth/token", data=form)
+    headers = {k: v for k, v in response.headers.items() if not k.lower().startswith("ratelimit")}
+    return response.status_code, response.data, headers
+
+
+@pytest.mark.parametrize("method", ["basic", "post"])
+def test_unknown_client_and_wrong_secret_answer_the_same(
+    auth_app: Flask, tokens: Tokens, method: str
+) -> None:
     client_id, _ = tokens.client("jobs:read")
-    status, body = _token(auth_app, client_id, "wrong")
-    assert status == 401 and body["error"] == "invalid_client"
-    status, body = _token(auth_app, "nobody", "x")
-    assert status == 401
+    wrong_secret = _answer(auth_app, client_id, "wrong", method)
+    unknown = _answer(auth_app, "nobody-0000", "wrong", method)
+    assert wrong_secret == unknown
+    status, body, headers = unknown
+    assert status == 401 and json.loads(body)["error"] == "invalid_client"
+    assert headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_an_unknown_client_does_the_work_of_a_wrong_secret(
+    auth_app: Flask, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same work for both: a state lookup, a digest and a constant-time comparison."""
+    from wrapper.auth import server
+
+    checked = []
+    real = server.hmac.compare_digest
+
+    def compare(a: str, b: str) -> bool:
+        checked.append((len(a), len(b)))
+        return real(a, b)
+
+    client_id, _ = tokens.client("jobs:read")
+    monkeypatch.setattr(server.hmac, "compare_digest", compare)
+    _answer(auth_app, client_id, "wrong", "basic")
+    _answer(auth_app, "nobody-0000", "wrong", "basic")
+    assert checked == [(64, 64), (64, 64)]
+
+
+def test_other_grants_are_refused(auth_app: Flask) -> None:
     response = auth_app.test_client().post(
         "/oauth/token", data={"grant_type": "password", "username": "a", "password": "b"}
     )
@@ -80,14 +132,18 @@ def test_rotation_keeps_unexpired_tokens_valid(auth_app: Flask, tokens: Tokens) 
     client = auth_app.test_client()
     old = tokens("codes:read")
     state = auth_app.extensions["legacy_wrapper"]
-    kid = rotate(state.state, state.config.auth)
+    kid = rotate(
+        state.state, state.config.auth, load_state_key(state.config.auth.server.state_key_file)
+    )
     kids = {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
     assert kid in kids and len(kids) >= 2
     assert client.get("/v1/codes?limit=1", headers=old).status_code == 200
     # a new token signed with the new key is accepted once this worker signs with it
     guard = auth_app.extensions["legacy_wrapper_auth"]
     guard.tokens.issuers[ISSUER].keys.min_refetch = 0  # no wait for the refetch rate limit
-    new_key = KeySet.import_key_set({"keys": [state.state.signing_keys()[0].private_jwk]})
+    state_key = load_state_key(state.config.auth.server.state_key_file)
+    private = private_jwk(state.state.signing_keys()[0], state_key)
+    new_key = KeySet.import_key_set({"keys": [private]})
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 60, "scope": "codes:read"}
     token = jwt.encode({"alg": "RS256", "kid": kid}, claims, new_key)

@@ -96,6 +96,9 @@ def test_time() -> None:
     assert hhmm.parse("09:30") == ("0930",)
     with pytest.raises(ConversionError):
         hhmm.parse("09:30:15")
+    for text in ("14:30:05+01:00", "14:30:05Z", "14:30:05.5"):  # never silently dropped
+        with pytest.raises(ConversionError):
+            conv.parse(text)
 
 
 def test_boolean_flags() -> None:
@@ -147,6 +150,25 @@ def test_integer() -> None:
     assert conv.parse("42") == (42,)
     with pytest.raises(ConversionError, match="integer"):
         conv.parse("4.2")
+
+
+@pytest.mark.parametrize(
+    "text", ["\u0661\u0660", "\uff11\uff10", "\u0967\u0966", " 10", "10 ", "1_0", "+", "", "0x10"]
+)
+def test_numbers_take_ascii_digits_only(text: str) -> None:
+    for conv in (infer_converter(INT), infer_converter(col("decimal"))):
+        with pytest.raises(ConversionError):
+            conv.parse(text)
+    with pytest.raises(ConversionError):
+        build_converter({"decimal": 2}, INT).parse(text)
+
+
+def test_numbers_in_every_ascii_form() -> None:
+    assert infer_converter(INT).parse("-10") == (-10,)
+    assert infer_converter(INT).parse("+10") == (10,)
+    decimal = infer_converter(col("decimal"))
+    for text, value in (("1.5", "1.5"), (".5", "0.5"), ("5.", "5"), ("-2E3", "-2000")):
+        assert decimal.parse(text) == (Decimal(value),)
 
 
 def test_code_page_text() -> None:

@@ -1,0 +1,401 @@
+"""Load an export into an indexed SQLite file and swap it in atomically.
+
+`load(reader, target)` streams the reader's records into a new database file
+next to the live one (`<target>.loading.<pid>`), in `executemany` batches of
+`batch_rows` within one transaction (no journal: a failed load's file is simply
+deleted), creates the declared indexes after the rows are in, checks the result
+(row count, `PRAGMA quick_check`), makes it durable (fsync) and renames it onto
+`target` with `os.replace`. A connection opened before the swap keeps
+reading the previous file until it reconnects; a connection opened after it
+sees the complete new file. Nothing is ever written to the live file.
+
+Bad records (decoding errors from the reader, key columns without a value,
+duplicate keys, values SQLite cannot store exactly) are handled by `policy`:
+
+- `reject` (default): the load fails with `LoadRejected`, the temporary file is
+  removed and the previous file keeps serving. The file is read on after the
+  first bad record, so the exception's report lists every bad record up to
+  `max_errors` (then reading stops).
+- `quarantine`: bad records go to the `lw_quarantine` table of the new file with
+  their record number, line, byte offset, field, message and raw bytes
+  (base64); the others load. `max_rejected` caps how many may be quarantined
+  before the load is refused instead.
+
+Records a format says to skip (deleted DBF records) are counted in
+`records_skipped`. An export without any record is refused unless
+`allow_empty`. Each loaded file carries its own `lw_load_report` row.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+
+from legacy_adapters.files import storage
+from legacy_adapters.files.records import FileFormatError, RecordError, RecordReader
+
+Policy = Literal["reject", "quarantine"]
+BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    source: str
+    target: str
+    table: str
+    policy: Policy
+    checksum: str  # sha256 of the source file, hex
+    loaded_at: datetime  # UTC, when the load started
+    duration_seconds: float
+    rows_loaded: int
+    records_rejected: int  # quarantined, or refused (reject)
+    records_skipped: int  # records the format marks as not data (deleted DBF records)
+    errors: tuple[RecordError, ...] = field(default=())  # the first `max_errors`
+    swapped: bool = False
+
+    def summary(self) -> str:
+        state = "loaded" if self.swapped else "refused"
+        return (
+            f"{self.source}: {state}, {self.rows_loaded} rows, {self.records_rejected} "
+            f"rejected, {self.records_skipped} skipped, {self.duration_seconds:.2f} s"
+        )
+
+
+class LoadRejected(Exception):
+    """The export was not swapped in; `report.errors` says why (file, record, offset, field)."""
+
+    def __init__(self, report: LoadReport, reason: str) -> None:
+        lines = [f"{report.source}: {reason}"] + [str(e) for e in report.errors[:10]]
+        if len(report.errors) > 10:
+            lines.append(f"... and {report.records_rejected - 10} more")
+        super().__init__("\n".join(lines))
+        self.report = report
+        self.reason = reason
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def loading_path(target: Path) -> Path:
+    return target.with_name(f"{target.name}.loading.{os.getpid()}")
+
+
+def load(
+    reader: RecordReader,
+    target: str | Path,
+    *,
+    table: str | None = None,
+    key: Sequence[str] = (),
+    indexes: Sequence[Sequence[str]] = (),
+    policy: Policy = "reject",
+    max_errors: int = 100,
+    max_rejected: int | None = None,
+    allow_empty: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    before_swap: Callable[[Path, LoadReport], None] | None = None,
+) -> LoadReport:
+    """Load `reader` into `target` (a SQLite file) and swap it in; see the module docstring.
+
+    `before_swap(new_file, report)` runs once the new file is complete and
+    checked, while `target` still holds the previous export (to diff the two,
+    for instance); if it raises, nothing is swapped and the exception propagates.
+    """
+    if policy not in ("reject", "quarantine"):
+        raise ValueError("policy must be 'reject' or 'quarantine'")
+    target = Path(target)
+    columns = reader.columns
+    names = [c.name for c in columns]
+    table = table or reader.path.stem
+    _check_names(table, names, key, indexes)
+    started, clock = datetime.now(UTC), time.monotonic()
+    checksum = file_checksum(reader.path)
+    temp = loading_path(target)
+    temp.unlink(missing_ok=True)
+    run = _Run(temp, reader, table, key, policy, max_errors, batch_rows)
+    try:
+        try:
+            for item in reader:
+                run.take(item)
+                if run.refused(max_rejected):
+                    break
+            run.flush()
+        except FileFormatError as exc:
+            run.fatal = exc.detail
+
+        def report(swapped: bool) -> LoadReport:
+            return LoadReport(
+                source=str(reader.path),
+                target=str(target),
+                table=table,
+                policy=policy,
+                checksum=checksum,
+                loaded_at=started,
+                duration_seconds=time.monotonic() - clock,
+                rows_loaded=run.loaded if swapped else 0,
+                records_rejected=run.rejected,
+                records_skipped=run.skipped,
+                errors=tuple(sorted(run.errors, key=lambda e: e.record)),
+                swapped=swapped,
+            )
+
+        reason = run.refusal(max_rejected, allow_empty)
+        if reason:
+            raise LoadRejected(report(False), reason)
+        run.finish(indexes, report(True))
+        run.close()
+        final = report(True)
+        if before_swap is not None:
+            before_swap(temp, final)
+        _durable_replace(temp, target)
+        return final
+    finally:
+        run.close()
+        temp.unlink(missing_ok=True)
+
+
+def _check_names(
+    table: str, names: list[str], key: Sequence[str], indexes: Sequence[Sequence[str]]
+) -> None:
+    if table in (storage.QUARANTINE_TABLE, storage.REPORT_TABLE):
+        raise ValueError(f"{table} is the loader's own table name")
+    for name in [*key, *(c for ix in indexes for c in ix)]:
+        if name not in names:
+            raise ValueError(f"{name} is not a column of the export (columns: {names})")
+
+
+class _Run:
+    """One load in progress: the temporary database and the counts."""
+
+    def __init__(
+        self,
+        temp: Path,
+        reader: RecordReader,
+        table: str,
+        key: Sequence[str],
+        policy: Policy,
+        max_errors: int,
+        batch_rows: int,
+    ) -> None:
+        self.source = str(reader.path)
+        self.locate = reader.locate
+        columns = reader.columns
+        self.policy = policy
+        self.max_errors = max_errors
+        self.batch_rows = batch_rows
+        self.key = tuple(key)
+        self.loaded = self.rejected = self.skipped = self.record = 0
+        self.errors: list[RecordError] = []
+        self.fatal: str | None = None
+        self.metadata = sa.MetaData()
+        self.data = storage.data_table(table, columns, key, self.metadata)
+        self.quarantine = storage.quarantine_table(self.metadata)
+        self.report_table = storage.report_table(self.metadata)
+        self.adapt = storage.row_adapter(columns, key)
+        self.insert = storage.insert_sql(self.data)
+        self.batch: list[tuple] = []
+        self.batch_records: list[int] = []
+        self.db: sqlite3.Connection | None = sqlite3.connect(temp, isolation_level=None)
+        db = self.db
+        db.execute("PRAGMA journal_mode=OFF")  # a new file: on failure it is thrown away
+        db.execute("PRAGMA synchronous=OFF")  # made durable with fsync before the swap
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        db.execute("PRAGMA cache_size=-32000")
+        for t in (self.data, self.quarantine, self.report_table):
+            db.execute(storage.ddl(sa.schema.CreateTable(t)))
+        db.execute("BEGIN")
+
+    # ------------------------------------------------------------------ records
+
+    def take(self, item: object) -> None:
+        if type(item) is list:
+            start = self.record + 1
+            self.record += len(item)
+            try:
+                rows = list(map(self.adapt, item))
+            except storage.StorageError:
+                self.record = start - 1
+                for row in item:
+                    self.take(row)
+                return
+            self.batch += rows
+            self.batch_records += range(start, self.record + 1)
+            if len(self.batch) >= self.batch_rows:
+                self.flush()
+            return
+        self.record += 1
+        if type(item) is tuple:
+            try:
+                row = self.adapt(item)
+            except storage.StorageError as exc:
+                self.bad_row(self.record, exc.field, str(exc))
+                return
+            self.batch.append(row)
+            self.batch_records.append(self.record)
+            if len(self.batch) >= self.batch_rows:
+                self.flush()
+        elif item is None:
+            self.skipped += 1
+        elif isinstance(item, RecordError):
+            self.bad(item)
+        else:
+            raise TypeError(f"a reader yielded {type(item).__name__}")
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        assert self.db is not None
+        batch, records = self.batch, self.batch_records
+        self.batch, self.batch_records = [], []
+        pos = 0
+        while pos < len(batch):
+            before = self.db.total_changes
+            try:
+                self.db.executemany(self.insert, batch[pos:] if pos else batch)
+                self.loaded += len(batch) - pos
+                return
+            except sqlite3.IntegrityError:
+                done = self.db.total_changes - before
+                self.loaded += done
+                failed = pos + done
+                values = ", ".join(
+                    f"{c}={batch[failed][i]!r}"
+                    for i, c in enumerate(self.data.c.keys())
+                    if c in self.key
+                )
+                self.bad_row(
+                    records[failed],
+                    self.key[0] if len(self.key) == 1 else None,
+                    f"duplicate key ({values}): an earlier record has the same key",
+                )
+                pos = failed + 1
+
+    def bad_row(self, record: int, field: str | None, message: str) -> None:
+        """A record the reader decoded but the table refuses; the reader says where it is."""
+        offset, raw, line = self.locate(record)
+        self.bad(RecordError(self.source, record, offset, field, message, raw, line))
+
+    def bad(self, error: RecordError) -> None:
+        self.rejected += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(error)
+        if self.policy == "quarantine":
+            assert self.db is not None
+            self.db.execute(
+                storage.insert_sql(self.quarantine),
+                (
+                    error.record,
+                    error.line,
+                    error.offset,
+                    error.field,
+                    error.message,
+                    base64.b64encode(error.raw).decode("ascii"),
+                ),
+            )
+
+    # ------------------------------------------------------------------ outcome
+
+    def refused(self, max_rejected: int | None) -> bool:
+        if self.policy == "reject":
+            return self.rejected >= self.max_errors
+        return max_rejected is not None and self.rejected > max_rejected
+
+    def refusal(self, max_rejected: int | None, allow_empty: bool) -> str | None:
+        if self.fatal:
+            return self.fatal
+        if self.policy == "reject" and self.rejected:
+            return f"{self.rejected} bad record(s); the export was not loaded"
+        if max_rejected is not None and self.rejected > max_rejected:
+            return f"more than {max_rejected} bad records; the export was not loaded"
+        if self.loaded == 0 and not allow_empty:
+            return "no record loaded (allow_empty=True accepts an empty export)"
+        return None
+
+    def finish(self, indexes: Sequence[Sequence[str]], report: LoadReport) -> None:
+        db = self.db
+        assert db is not None
+        for n, columns in enumerate(indexes, 1):
+            index = sa.Index(f"ix_{self.data.name}_{n}", *(self.data.c[c] for c in columns))
+            db.execute(storage.ddl(sa.schema.CreateIndex(index)))
+        db.execute(
+            storage.insert_sql(self.report_table),
+            (
+                report.source,
+                report.checksum,
+                report.loaded_at.isoformat(),
+                self.data.name,
+                report.rows_loaded,
+                report.records_rejected,
+                report.records_skipped,
+                report.duration_seconds,
+                report.policy,
+            ),
+        )
+        db.execute("COMMIT")
+        count = db.execute(
+            storage.ddl(sa.select(sa.func.count()).select_from(self.data))
+        ).fetchone()[0]
+        if count != self.loaded:
+            raise RuntimeError(f"loaded {self.loaded} rows but the table holds {count}")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise RuntimeError(f"the new database file fails its check: {check}")
+
+    def close(self) -> None:
+        if self.db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.close()
+            self.db = None
+
+
+def loaded_report(target: str | Path) -> dict[str, object] | None:
+    """The `lw_load_report` row of a loaded file (what it holds and since when), or None."""
+    path = Path(target)
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cursor = conn.execute(storage.ddl(sa.select(storage.report_table(sa.MetaData()))))
+        row = cursor.fetchone()
+        names = [d[0] for d in cursor.description]
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return dict(zip(names, row, strict=True)) if row else None
+
+
+def _durable_replace(temp: Path, target: Path) -> None:
+    with open(temp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(temp, target)
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = [
+    "LoadRejected",
+    "LoadReport",
+    "file_checksum",
+    "load",
+    "loaded_report",
+    "loading_path",
+]
