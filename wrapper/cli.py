@@ -221,6 +221,7 @@ def _share_metrics_between_workers() -> str | None:
     exits (not an exit handler here: forked workers would inherit it and remove
     the folder when one of them exits); None when the operator set one."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
         return None
     folder = tempfile.mkdtemp(prefix="legacy-wrapper-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
@@ -256,6 +257,7 @@ def _serve(
         # remove what the master and the other workers still use.
         if metrics_dir is not None and os.getpid() == master:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 def _run_server(

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from fixtures import legacy_demo
 from wrapper.demo import MAPPING
 
 from ..servers import eventually, get, serving, workers
+from .test_cli import run
 
 SERVERS = ["granian", "gunicorn"]
 
@@ -52,6 +54,19 @@ def replaced(master: int, before: set[int], count: int):  # type: ignore[no-unty
         return len(now) == count and now != before
 
     return check
+
+
+def test_a_serve_that_does_not_start_leaves_no_metrics_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    config = tmp_path / "w.yaml"
+    config.write_text("source:\n  url: sqlite://\n  pool_size: zero\nversions: {}\n")
+    folders = set(Path(tempfile.gettempdir()).glob("legacy-wrapper-metrics-*"))
+    code, _ = run("serve", "--config", str(config), "--no-auth", "--workers", "2")
+    assert code == 2
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # the next serve makes its own
+    assert set(Path(tempfile.gettempdir()).glob("legacy-wrapper-metrics-*")) == folders
 
 
 @pytest.mark.slow
