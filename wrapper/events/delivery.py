@@ -11,6 +11,7 @@ dead-lettered. Several engines, in one or many processes, can share a store.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import random
@@ -22,9 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-import httpcore
 import sqlalchemy as sa
 
 from wrapper.events.envelope import CONTENT_TYPE
@@ -32,7 +31,8 @@ from wrapper.events.errors import TargetRefused
 from wrapper.events.queue import Due, Outcome, claim, record
 from wrapper.events.retry import RetryPolicy
 from wrapper.events.signing import secret_key, webhook_headers
-from wrapper.events.ssrf import GuardedBackend, Resolver, TargetPolicy, parse_target
+from wrapper.events.ssrf import Resolver, TargetPolicy
+from wrapper.events.transport import Sender
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 class DeliveryConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 15.0  # seconds for each of connect, send and every read of an attempt
-    concurrency: int = 16  # requests in flight per engine
+    concurrency: int = 32  # requests in flight per engine
     lease_margin: float = 30.0  # a claim lasts 2 x timeout + this
     poll_interval: float = 1.0  # seconds between looks at an empty queue
+    batch_window: float = 0.01  # seconds to let answers gather before recording them
     allow: TargetPolicy = field(default_factory=TargetPolicy)
     max_response_bytes: int = 64 * 1024  # read at most this much of an answer
     user_agent: str = "legacy-wrapper-webhooks/1"
@@ -78,19 +79,19 @@ class DeliveryEngine:
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._clock = clock
         self._wake = threading.Event()
-        self._pool = httpcore.ConnectionPool(
+        self._sender = Sender(
+            config.allow,
+            timeout=config.timeout,
+            max_body=config.max_response_bytes,
             ssl_context=ssl_context,
-            max_connections=config.concurrency,
-            keepalive_expiry=30.0,
-            retries=0,
-            network_backend=GuardedBackend(config.allow, resolver),
+            resolver=resolver,
         )
         self._threads = ThreadPoolExecutor(config.concurrency, thread_name_prefix="webhook")
-        self._timeouts = {k: config.timeout for k in ("connect", "read", "write", "pool")}
+        self._half = max(1, config.concurrency // 2)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
-        self._pool.close()
+        self._sender.close()
 
     def wake(self) -> None:
         """Look at the queue now instead of at the next poll."""
@@ -105,43 +106,28 @@ class DeliveryEngine:
         status: int | None = None
         error: str | None = None
         try:
-            status, answer = self._post(due, int(at))
+            keys = [secret_key(s) for s in due.secrets]
+            headers = webhook_headers(due.event_id, int(at), due.body, keys) | {
+                "Content-Type": f"{CONTENT_TYPE}; charset=utf-8",
+                "User-Agent": self.config.user_agent,
+            }
+            answer = self._sender.post(due.url, due.body, headers)
+            status = answer.status
             if not 200 <= status < 300:
-                error = _error_text(status, answer)
+                error = _error_text(status, answer.body)
         except TargetRefused as err:
             error = f"target refused: {err}"
-        except httpcore.TimeoutException:
+        except TimeoutError:
             error = f"no answer within {self.config.timeout:g} s"
-        except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as err:
+        except socket.gaierror as err:
+            error = f"the host name does not resolve: {err}"
+        except (OSError, http.client.HTTPException) as err:
             error = f"{type(err).__name__}: {err}"
         except Exception as err:
             log.exception("delivery %s failed unexpectedly", due.id)
             error = f"{type(err).__name__}: {err}"
         latency = round((time.perf_counter() - started) * 1000)
         return Outcome(due.id, due.subscription_id, due.attempt, at, latency, status, error)
-
-    def _post(self, due: Due, timestamp: int) -> tuple[int, bytes]:
-        parse_target(due.url)  # a plain http(s) URL, nothing else
-        keys = [secret_key(s) for s in due.secrets]
-        headers = webhook_headers(due.event_id, timestamp, due.body, keys)
-        headers |= {
-            "Host": urlsplit(due.url).netloc,
-            "Content-Type": f"{CONTENT_TYPE}; charset=utf-8",
-            "User-Agent": self.config.user_agent,
-        }
-        with self._pool.stream(
-            "POST",
-            due.url,
-            headers=list(headers.items()),
-            content=due.body,
-            extensions={"timeout": self._timeouts},
-        ) as response:
-            answer = b""
-            for chunk in response.iter_stream():
-                answer += chunk
-                if len(answer) >= self.config.max_response_bytes:
-                    break
-            return response.status, answer
 
     # ------------------------------------------------------------------ the loop
 
@@ -155,7 +141,7 @@ class DeliveryEngine:
         made = 0
         while True:
             free = self.config.concurrency - len(inflight)
-            if not stop.is_set() and free > 0 and not unrecorded:
+            if not stop.is_set() and not unrecorded and (free >= self._half or not inflight):
                 for due in self._claim(free):
                     inflight[self._threads.submit(self.attempt, due)] = due
             if not inflight and not unrecorded:
@@ -165,11 +151,23 @@ class DeliveryEngine:
                 self._wake.clear()
                 continue
             if inflight:
-                done, _ = wait(inflight, self.config.poll_interval, FIRST_COMPLETED)
-                for future in done:
-                    del inflight[future]
-                    unrecorded.append(future.result())
+                self._settle(inflight, unrecorded)
             made += self._record(unrecorded)
+
+    def _settle(self, inflight: dict[Future[Outcome], Due], outcomes: list[Outcome]) -> None:
+        """Waits for the first answer and, for up to `batch_window`, for half of the
+        requests in flight (one transaction records them all); moves the finished
+        ones to ``outcomes``."""
+        done, pending = wait(inflight, self.config.poll_interval, FIRST_COMPLETED)
+        until = time.monotonic() + self.config.batch_window
+        while done and pending and len(done) < self._half:
+            more, pending = wait(pending, max(0.0, until - time.monotonic()), FIRST_COMPLETED)
+            if not more:
+                break
+            done |= more
+        for future in done:
+            del inflight[future]
+            outcomes.append(future.result())
 
     def _claim(self, limit: int) -> list[Due]:
         try:

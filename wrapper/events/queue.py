@@ -23,15 +23,15 @@ import sqlalchemy as sa
 from wrapper.events.envelope import rfc3339
 from wrapper.events.errors import NotFound
 from wrapper.events.retry import RetryPolicy
-from wrapper.events.subscriptions import signing_secrets
 from wrapper.events.tables import (
     DEAD,
     FAILED,
-    OPEN,
     PENDING,
     SUCCEEDED,
     attempts,
     deliveries,
+    is_open,
+    secrets,
     subscriptions,
 )
 
@@ -72,96 +72,144 @@ class Outcome:
         return self.status_code == 410
 
 
-def _candidates(limit: int, now: float) -> sa.Select:
-    d, earlier = deliveries, deliveries.alias("earlier")
+def _statements() -> tuple[sa.Select, sa.Update, sa.Update, sa.Select]:
+    """The claim's statements, built once: the candidates with their bodies (locked on
+    PostgreSQL), the lease of chosen ids, SQLite's claim in one statement, and the
+    targets (URL and unexpired secrets) of the claimed subscriptions."""
+    d, earlier, b = deliveries, deliveries.alias("earlier"), sa.bindparam
     blocked = sa.exists().where(
         earlier.c.subscription_id == d.c.subscription_id,
         earlier.c.ordering_key == d.c.ordering_key,
-        earlier.c.status.in_(OPEN),
+        is_open(earlier),
         (earlier.c.event_seq < d.c.event_seq)
         | ((earlier.c.event_seq == d.c.event_seq) & (earlier.c.id < d.c.id)),
     )
     active = sa.exists().where(subscriptions.c.id == d.c.subscription_id, subscriptions.c.active)
-    return (
+    due = (
         sa.select(d.c.id)
         .where(
-            d.c.status.in_(OPEN),
-            d.c.next_attempt_at <= now,
-            d.c.lease_until.is_(None) | (d.c.lease_until <= now),
+            is_open(d),
+            d.c.next_attempt_at <= b("now"),
+            d.c.lease_until.is_(None) | (d.c.lease_until <= b("now")),
             active,
             ~blocked,
         )
         .order_by(d.c.next_attempt_at, d.c.id)
-        .limit(limit)
+        .limit(b("limit"))
     )
+    fields = (d.c.id, d.c.subscription_id, d.c.event_id, d.c.body, d.c.attempts)
+    lease = {"lease_until": b("until"), "leased_by": b("worker")}
+    pick = due.with_only_columns(*fields).with_for_update(skip_locked=True, of=d)
+    take = d.update().where(d.c.id.in_(b("ids", expanding=True))).values(lease)
+    claim_all = d.update().where(d.c.id.in_(due.scalar_subquery())).values(lease).returning(*fields)
+    targets = (
+        sa.select(subscriptions.c.id, subscriptions.c.url, secrets.c.id, secrets.c.secret)
+        .outerjoin(
+            secrets,
+            (secrets.c.subscription_id == subscriptions.c.id)
+            & (secrets.c.expires_at.is_(None) | (secrets.c.expires_at > b("now"))),
+        )
+        .where(subscriptions.c.id.in_(b("subs", expanding=True)))
+    )
+    return pick, take, claim_all, targets
+
+
+_PICK, _TAKE, _CLAIM, _TARGETS = _statements()
 
 
 def claim(engine: sa.Engine, worker: str, limit: int, *, lease: float, now: float) -> list[Due]:
     """Leases up to ``limit`` due deliveries to ``worker`` until ``now + lease``."""
-    lease_values = {"lease_until": now + lease, "leased_by": worker}
+    params = {"now": now, "limit": limit, "until": now + lease, "worker": worker}
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            locked = _candidates(limit, now).with_for_update(skip_locked=True, of=deliveries)
-            ids = conn.execute(locked).scalars().all()
-            if ids:
-                conn.execute(
-                    deliveries.update().where(deliveries.c.id.in_(ids)).values(lease_values)
-                )
+            # The planner underestimates how many due rows pass the key check and
+            # would sort every due row; walking the due index in order stops after
+            # `limit` rows (1 ms instead of 20 ms with 3,000 due).
+            conn.exec_driver_sql("SET LOCAL enable_sort = off")
+            rows = conn.execute(_PICK, params).all()
+            if rows:
+                conn.execute(_TAKE, params | {"ids": [r.id for r in rows]})
         else:
-            statement = (
-                deliveries.update()
-                .where(deliveries.c.id.in_(_candidates(limit, now).scalar_subquery()))
-                .values(lease_values)
-                .returning(deliveries.c.id)
-            )
-            ids = conn.execute(statement).scalars().all()
-        if not ids:
+            rows = conn.execute(_CLAIM, params).all()
+        if not rows:
             return []
-        rows = conn.execute(
-            sa.select(
-                deliveries.c.id,
-                deliveries.c.subscription_id,
-                deliveries.c.event_id,
-                deliveries.c.body,
-                deliveries.c.attempts,
-                subscriptions.c.url,
-            )
-            .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-            .where(deliveries.c.id.in_(ids))
-            .order_by(deliveries.c.id)
-        ).all()
-        keys = signing_secrets(conn, {r.subscription_id for r in rows}, now)
+        urls: dict[str, str] = {}
+        keys: dict[str, list[tuple[int, str]]] = {}
+        subs = list({r.subscription_id for r in rows})
+        for sub_id, url, secret_id, secret in conn.execute(_TARGETS, {"subs": subs, "now": now}):
+            urls[sub_id] = url
+            keys.setdefault(sub_id, []).extend([(secret_id, secret)] if secret else [])
+    newest_first = {sub: tuple(s for _, s in sorted(k, reverse=True)) for sub, k in keys.items()}
     return [
         Due(
             id=r.id,
             subscription_id=r.subscription_id,
             event_id=r.event_id,
-            url=r.url,
+            url=urls.get(r.subscription_id, ""),
             body=r.body.encode(),
-            secrets=tuple(keys.get(r.subscription_id, ())),
+            secrets=newest_first.get(r.subscription_id, ()),
             attempt=r.attempts + 1,
         )
-        for r in rows
+        for r in sorted(rows, key=lambda r: r.id)
     ]
 
 
-def _delivery_values(
+_SETTLE = (
+    deliveries.update()
+    .where(
+        deliveries.c.id.in_(sa.bindparam("ids", expanding=True)),
+        deliveries.c.leased_by == sa.bindparam("worker"),
+    )
+    .values(
+        status=sa.bindparam("status"),
+        attempts=deliveries.c.attempts + 1,
+        next_attempt_at=sa.bindparam("next_attempt_at"),
+        completed_at=sa.bindparam("completed_at"),
+        last_status_code=sa.bindparam("last_status_code"),
+        last_error=sa.bindparam("last_error"),
+        lease_until=None,
+        leased_by=None,
+    )
+)
+
+
+def _settled(
     outcome: Outcome, policy: RetryPolicy, now: float, rand: Callable[[], float]
-) -> dict:
-    values = {
-        "b_id": outcome.delivery_id,
-        "attempts": outcome.attempt,
-        "last_status_code": outcome.status_code,
-        "last_error": outcome.error,
+) -> tuple[tuple[str, object], ...]:
+    """The new state of an attempted delivery, as (column, value) pairs."""
+    values: dict[str, object] = {
+        "status": SUCCEEDED,
         "next_attempt_at": now,
         "completed_at": now,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
     }
-    if outcome.succeeded:
-        return values | {"status": SUCCEEDED, "last_error": None}
-    delay = policy.next_delay(outcome.attempt, rand())
-    if delay is None:
-        return values | {"status": DEAD}
-    return values | {"status": FAILED, "next_attempt_at": now + delay, "completed_at": None}
+    if not outcome.succeeded:
+        delay = policy.next_delay(outcome.attempt, rand())
+        if delay is None:
+            values["status"] = DEAD
+        else:
+            values |= {"status": FAILED, "next_attempt_at": now + delay, "completed_at": None}
+    return tuple(values.items())
+
+
+def _settle(
+    conn: sa.Connection,
+    worker: str,
+    outcomes: Sequence[Outcome],
+    policy: RetryPolicy,
+    now: float,
+    rand: Callable[[], float],
+) -> int:
+    """Updates the attempted deliveries still leased to ``worker``, one statement per
+    distinct new state (a batch of successes is one statement); returns how many."""
+    groups: dict[tuple, list[int]] = {}
+    for outcome in outcomes:
+        groups.setdefault(_settled(outcome, policy, now, rand), []).append(outcome.delivery_id)
+    return sum(
+        conn.execute(_SETTLE, dict(values) | {"ids": ids, "worker": worker}).rowcount
+        for values, ids in groups.items()
+    )
 
 
 def record(
@@ -178,27 +226,14 @@ def record(
     if not outcomes:
         return
     outcomes = [o if o.error is None else replace(o, error=o.error[:MAX_ERROR]) for o in outcomes]
-    b = sa.bindparam
-    settle = (
-        deliveries.update()
-        .where(deliveries.c.id == b("b_id"), deliveries.c.leased_by == worker)
-        .values(
-            status=b("status"),
-            attempts=b("attempts"),
-            next_attempt_at=b("next_attempt_at"),
-            completed_at=b("completed_at"),
-            last_status_code=b("last_status_code"),
-            last_error=b("last_error"),
-            lease_until=None,
-            leased_by=None,
-        )
-    )
     with engine.begin() as conn:
-        conn.execute(settle, [_delivery_values(o, policy, now, rand) for o in outcomes])
+        settled = _settle(conn, worker, outcomes, policy, now, rand)
         ids = [o.delivery_id for o in outcomes]
-        existing = set(
-            conn.execute(sa.select(deliveries.c.id).where(deliveries.c.id.in_(ids))).scalars()
-        )
+        if settled == len(ids):
+            existing = set(ids)
+        else:  # a lease ran out, or a subscription was deleted meanwhile
+            query = sa.select(deliveries.c.id).where(deliveries.c.id.in_(ids))
+            existing = set(conn.execute(query).scalars())
         logged = [
             {
                 "delivery_id": o.delivery_id,

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
-
 from wrapper.events.errors import TargetRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -197,37 +195,3 @@ def check_url(url: str, policy: TargetPolicy, resolver: Resolver = socket.getadd
 
 def _host_key(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
-
-
-class GuardedBackend(httpcore.SyncBackend):
-    """httpcore's network backend, connecting only to addresses the policy allows.
-
-    httpcore still starts TLS with the URL's host as server name, so SNI and the
-    certificate check use the name, while the TCP connection goes to the
-    address checked here.
-    """
-
-    def __init__(self, policy: TargetPolicy, resolver: Resolver = socket.getaddrinfo) -> None:
-        self.policy = policy
-        self.resolver = resolver
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        try:
-            addresses = resolve(_host_key(host), port, self.policy, self.resolver)
-        except (socket.gaierror, UnicodeError) as err:
-            raise httpcore.ConnectError(f"{host} does not resolve: {err}") from None
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
-                last = err
-        assert last is not None
-        raise last

@@ -104,10 +104,19 @@ deliveries = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("completed_at", sa.Float),
 )
-_open = deliveries.c.status.in_(OPEN)
+
+
+def is_open(table: sa.TableClause) -> sa.ColumnElement[bool]:
+    """`status IN ('pending', 'failed')` written out, not bound: SQLite, and PostgreSQL
+    with a generic plan, use a partial index only when the query spells its condition."""
+    return table.c.status.in_([sa.literal_column(f"'{status}'") for status in OPEN])
+
+
+_open = is_open(deliveries)
 sa.Index(
     "ix_lw_event_deliveries_due",
     deliveries.c.next_attempt_at,
+    deliveries.c.id,
     postgresql_where=_open,
     sqlite_where=_open,
 )

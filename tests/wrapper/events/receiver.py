@@ -6,6 +6,7 @@ block, which is how tests hold a request in flight.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +33,16 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, port: int = 0, answer: Callable[[Received], int] | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        answer: Callable[[Received], int] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.answer = answer or (lambda _request: 204)
         self.requests: list[Received] = []
+        self.server_names: list[str | None] = []  # TLS SNI of each handshake
         self._lock = threading.Lock()
         receiver = self
 
@@ -63,6 +71,9 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
+        if tls is not None:
+            tls.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Receiver:
