@@ -2,7 +2,10 @@
 
 A claim takes open deliveries that are due, whose subscription is active and
 that have no earlier open delivery of the same key to the same subscription,
-and leases them to one worker. On PostgreSQL the candidates are locked with
+and leases them to one worker. While an endpoint is failing, it gets one
+request at a time (its oldest due delivery, and only while none of its
+deliveries is in flight), so a hanging endpoint with a backlog does not take
+every sending slot until its timeouts expire. On PostgreSQL the candidates are locked with
 `FOR UPDATE SKIP LOCKED`, so several workers claim disjoint sets without
 waiting for each other; on SQLite one `UPDATE ... RETURNING` statement
 claims them while holding the database's single write lock.
@@ -84,7 +87,28 @@ def _statements() -> tuple[sa.Select, sa.Update, sa.Update, sa.Select]:
         (earlier.c.event_seq < d.c.event_seq)
         | ((earlier.c.event_seq == d.c.event_seq) & (earlier.c.id < d.c.id)),
     )
-    active = sa.exists().where(subscriptions.c.id == d.c.subscription_id, subscriptions.c.active)
+    inflight = deliveries.alias("inflight")
+    probing = sa.exists().where(
+        inflight.c.subscription_id == subscriptions.c.id,
+        is_open(inflight),
+        inflight.c.lease_until > b("now"),
+    )
+    probe = deliveries.alias("probe")
+    first_due = (
+        sa.select(sa.func.min(probe.c.id))
+        .where(
+            probe.c.subscription_id == d.c.subscription_id,
+            is_open(probe),
+            probe.c.next_attempt_at <= b("now"),
+        )
+        .correlate(d)
+        .scalar_subquery()
+    )
+    active = sa.exists().where(
+        subscriptions.c.id == d.c.subscription_id,
+        subscriptions.c.active,
+        subscriptions.c.failing_since.is_(None) | (~probing & (d.c.id == first_due)),
+    )
     due = (
         sa.select(d.c.id)
         .where(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import orjson
 import pytest
 import sqlalchemy as sa
@@ -115,3 +117,23 @@ def test_replay_from_a_time_or_after_an_event(store) -> None:
         outbox.replay(store, sub, after_event="evt_missing")
     with pytest.raises(ValueError):
         outbox.replay(store, sub)
+
+
+def test_concurrent_dispatchers_fan_each_event_out_once(store) -> None:
+    sub, _ = subscribe(store, URL)
+    events = [order_event(f"O{i % 7}", n=i) for i in range(600)]
+    with store.begin() as conn:
+        outbox.append(conn, events)
+
+    def drain() -> None:
+        while outbox.dispatch(store, limit=50):
+            pass
+
+    threads = [threading.Thread(target=drain) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    drain()
+    got = [b["id"] for b in bodies(store, sub)]
+    assert sorted(got) == sorted(e.id for e in events)
