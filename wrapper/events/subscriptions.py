@@ -236,17 +236,3 @@ def rotate_secret(
         )
         conn.execute(secrets.delete().where(secrets.c.expires_at <= now))
     return secret
-
-
-def signing_secrets(conn: sa.Connection, subscription_ids: Iterable[str], now: float) -> dict:
-    """Unexpired secrets per subscription id, newest first."""
-    query = (
-        sa.select(secrets.c.subscription_id, secrets.c.secret)
-        .where(secrets.c.subscription_id.in_(list(subscription_ids)))
-        .where(secrets.c.expires_at.is_(None) | (secrets.c.expires_at > now))
-        .order_by(secrets.c.id.desc())
-    )
-    result: dict[str, list[str]] = {}
-    for sub_id, secret in conn.execute(query):
-        result.setdefault(sub_id, []).append(secret)
-    return result

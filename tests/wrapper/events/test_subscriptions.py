@@ -10,17 +10,20 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from wrapper.events import subscriptions
 from wrapper.events.errors import InvalidSubscription, NotFound
+from wrapper.events.queue import claim
 from wrapper.events.signing import secret_key, webhook_headers
 from wrapper.events.ssrf import TargetPolicy
+from wrapper.events.tables import secrets
 
-from .conftest import LOOPBACK, subscribe
+from .conftest import LOOPBACK, order_event, publish, subscribe
 
 URL = "http://127.0.0.1:9/hook"
 
 
-def secrets_now(store: sa.Engine, sub_id: str, now: float) -> list[str]:
+def stored_secrets(store: sa.Engine, sub_id: str) -> list[str]:
+    query = sa.select(secrets.c.secret).where(secrets.c.subscription_id == sub_id)
     with store.connect() as conn:
-        return subscriptions.signing_secrets(conn, [sub_id], now).get(sub_id, [])
+        return list(conn.execute(query).scalars())
 
 
 def test_create_returns_the_secret_once_and_stores_the_subscription(store) -> None:
@@ -100,18 +103,22 @@ def test_update_and_reactivation(store) -> None:
 
 def test_rotation_overlaps_then_the_old_secret_expires(store) -> None:
     sub, old = subscribe(store, URL)
-    new = subscriptions.rotate_secret(store, sub.id, overlap=3600, now=1000.0)
-    during = secrets_now(store, sub.id, now=2000.0)
-    assert during == [new, old]
-    signed = webhook_headers("evt_1", 2000, b"{}", [secret_key(s) for s in during])
-    for secret in (old, new):  # the verifier checks the timestamp: sign with a current one
-        headers = webhook_headers("evt_1", int(time.time()), b"{}", [secret_key(s) for s in during])
-        assert Webhook(secret).verify(b"{}", headers) == {}
+    start = time.time()
+    new = subscriptions.rotate_secret(store, sub.id, overlap=3600, now=start)
+    publish(store, order_event("O1"))
+    (due,) = claim(store, "w", 1, lease=1, now=start + 10)
+    assert due.secrets == (new, old)
+    signed = webhook_headers("evt_1", int(time.time()), b"{}", [secret_key(s) for s in due.secrets])
     assert signed["webhook-signature"].count("v1,") == 2
-    assert secrets_now(store, sub.id, now=4601.0) == [new]
+    for secret in (old, new):
+        assert Webhook(secret).verify(b"{}", signed) == {}
+    (due,) = claim(store, "w", 1, lease=1, now=start + 3601)
+    assert due.secrets == (new,)
     only_new = webhook_headers("evt_1", int(time.time()), b"{}", [secret_key(new)])
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(b"{}", only_new)
+    newer = subscriptions.rotate_secret(store, sub.id, overlap=0, now=start + 3602)
+    assert stored_secrets(store, sub.id) == [newer]  # expired secrets are removed
 
 
 def test_delete_removes_everything_of_the_subscription(store) -> None:
@@ -119,6 +126,6 @@ def test_delete_removes_everything_of_the_subscription(store) -> None:
     subscriptions.delete(store, sub.id)
     with pytest.raises(NotFound):
         subscriptions.get(store, sub.id)
-    assert secrets_now(store, sub.id, now=0) == []
+    assert stored_secrets(store, sub.id) == []
     with pytest.raises(NotFound):
         subscriptions.delete(store, sub.id)
