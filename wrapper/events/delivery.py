@@ -49,6 +49,12 @@ class DeliveryConfig:
     max_response_bytes: int = 64 * 1024  # read at most this much of an answer
     user_agent: str = "legacy-wrapper-webhooks/1"
 
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.poll_interval <= 0 or self.batch_window < 0:
+            raise ValueError("timeout and poll_interval are positive, batch_window not negative")
+        if self.concurrency < 1 or self.max_response_bytes < 0:
+            raise ValueError("concurrency is at least 1, max_response_bytes not negative")
+
     @property
     def lease(self) -> float:
         return 2 * self.timeout + self.lease_margin
@@ -119,8 +125,8 @@ class DeliveryEngine:
             error = f"target refused: {err}"
         except TimeoutError:
             error = f"no answer within {self.config.timeout:g} s"
-        except socket.gaierror as err:
-            error = f"the host name does not resolve: {err}"
+        except socket.gaierror:
+            error = "the host name does not resolve"
         except (OSError, http.client.HTTPException) as err:
             error = f"{type(err).__name__}: {err}"
         except Exception as err:
@@ -153,6 +159,9 @@ class DeliveryEngine:
             if inflight:
                 self._settle(inflight, unrecorded)
             made += self._record(unrecorded)
+            if stop.is_set() and unrecorded and not inflight:
+                log.warning("%d attempts unrecorded at stop: sent again later", len(unrecorded))
+                return made
 
     def _settle(self, inflight: dict[Future[Outcome], Due], outcomes: list[Outcome]) -> None:
         """Waits for the first answer and, for up to `batch_window`, for half of the

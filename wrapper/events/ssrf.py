@@ -22,6 +22,7 @@ themselves.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 
 from wrapper.events.errors import TargetRefused
 
+log = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[..., list[tuple[Any, ...]]]
@@ -167,7 +169,11 @@ def resolve(
     host: str, port: int, policy: TargetPolicy, resolver: Resolver = socket.getaddrinfo
 ) -> list[str]:
     """The addresses ``host`` resolves to, all of them checked; raises `TargetRefused`
-    when any is refused, and `socket.gaierror` when the name does not resolve."""
+    when any is refused, and `socket.gaierror` when the name does not resolve.
+
+    The refusal names the kind of address, not the address: subscribers read it
+    (in errors and the delivery log) and must not learn how internal names
+    resolve. The log has the address for the operator."""
     infos = resolver(host, port, type=socket.SOCK_STREAM)
     addresses: list[str] = []
     for info in infos:
@@ -175,7 +181,8 @@ def resolve(
         address = ipaddress.ip_address(text.split("%", 1)[0])
         reason = policy.refusal(host, address)
         if reason:
-            raise TargetRefused(f"{host} resolves to {address}: {reason}")
+            log.warning("webhook target %s refused: %s is %s", host, address, reason)
+            raise TargetRefused(f"{host} resolves to a blocked address ({reason})")
         if text not in addresses:
             addresses.append(text)
     if not addresses:

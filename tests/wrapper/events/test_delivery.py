@@ -106,6 +106,7 @@ def test_410_disables_the_endpoint_with_its_reason_until_reactivated(store) -> N
             wait_until(lambda: not subscriptions.get(store, sub.id).active)
             off = subscriptions.get(store, sub.id)
             assert off.disabled_reason == "the endpoint answered 410 Gone"
+            assert backlog(store, now=time.time()).disabled == ((sub.id, off.disabled_reason),)
             assert statuses(store, sub) == [FAILED]  # kept, not lost
             later = order_event("O2", status="shipped")
             publish(store, later)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from wrapper.events import subscriptions
-from wrapper.events.delivery_log import delivery_log
-from wrapper.events.queue import Due, Outcome, claim, record
+from wrapper.events.delivery_log import backlog, delivery_log
+from wrapper.events.errors import NotFound
+from wrapper.events.queue import Due, Outcome, claim, record, redeliver
 from wrapper.events.retry import RetryPolicy
 from wrapper.events.tables import DEAD, FAILED, SUCCEEDED
 
@@ -117,3 +119,24 @@ def test_claims_carry_every_unexpired_secret_newest_first(store) -> None:
     (due,) = claim(store, "w", 10, lease=LEASE, now=time.time() + 1)
     assert due.secrets == (new, old) and due.url == URL
     assert due.body.startswith(b'{"specversion":"1.0"')
+
+
+def test_the_delivery_log_pages_newest_first_and_redelivery_needs_a_past_delivery(store) -> None:
+    sub, _ = subscribe(store, URL)
+    events = [order_event(f"O{i}") for i in range(5)]
+    publish(store, *events)
+    first = delivery_log(store, sub.id, limit=2)
+    second = delivery_log(store, sub.id, limit=2, before=first[-1].id)
+    rest = delivery_log(store, sub.id, limit=2, before=second[-1].id)
+    ids = [d.event_id for d in first + second + rest]
+    assert ids == [e.id for e in reversed(events)]
+    assert all(d.status == "pending" and d.next_attempt_at is not None for d in first)
+    assert [d.event_id for d in delivery_log(store, sub.id, event_id=events[2].id)] == [
+        events[2].id
+    ]
+    with pytest.raises(NotFound):
+        redeliver(store, sub.id, "evt_never", now=time.time())
+    again = redeliver(store, sub.id, events[0].id, now=time.time())
+    assert delivery_log(store, sub.id, limit=1)[0].id == again
+    status = backlog(store, now=time.time() + 1)
+    assert (status.open, status.due, status.dead, status.disabled) == (6, 6, 0, ())
