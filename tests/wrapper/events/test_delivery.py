@@ -93,7 +93,6 @@ def test_a_receiver_that_always_fails_fills_the_dead_letter_queue_then_replay(st
         got = receiver.received()
     assert [r.id for r in got] == [event.id] * 6  # same webhook-id on every try
     assert all(Webhook(secret).verify(r.body, r.headers) for r in got)
-    assert len({r.headers["webhook-signature"] for r in got}) >= 2  # timestamps move on
 
 
 def test_410_disables_the_endpoint_with_its_reason_until_reactivated(store) -> None:
