@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import orjson
@@ -39,7 +40,7 @@ def test_the_envelope_carries_the_cloudevents_attributes() -> None:
 
 def test_sequence_sorts_as_text_and_a_subscriber_view_replaces_type_and_data() -> None:
     event = change_event("orders", "updated", "v1", "O1", {"a": 1}, changed_fields=("a",))
-    event = type(event)(**{**event.__dict__, "sequence": 42})
+    event = replace(event, sequence=42)
     body = envelope(event, source="/v1/orders", event_type="orders.deleted", data=None,
                     changed_fields=())  # fmt: skip
     assert body["sequence"] == "00000000000000000042"
