@@ -378,6 +378,7 @@ def server_processes(
             argv = [
                 str(BIN / "legacy-wrapper"), "serve", "--config", str(config_path),
                 "--no-auth", "--bind", bind, "--workers", str(workers), "--server", server,
+                "--threads", "1",  # as the ceiling: sync gunicorn, one granian thread
             ]  # fmt: skip
         elif server == "gunicorn":
             # The wrapper's gunicorn settings: sync workers, keep-alive 5, no access log.

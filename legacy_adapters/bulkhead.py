@@ -6,6 +6,11 @@ a slot and then fail with `SourceBusy`, which the facade answers with 503 and
 Selects and counts take a slot. Reflection (once, at start) and `ping` do not:
 a readiness probe must not fail because the instance is busy, only when the
 legacy database is gone.
+
+A reflection that fails because the source is unreachable (the facade then
+starts from a saved copy of the schema, `wrapper.schema_cache`) is done again
+by the first query, once, before it reaches the source: the adapter gets its
+tables, and the service recovers by itself when the database is back.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from legacy_adapters.base import Schema, Select, Source, SourceBusy, TableRef
+from legacy_adapters.base import Schema, Select, Source, SourceBusy, SourceUnavailable, TableRef
 
 
 class QueryObserver(Protocol):
@@ -50,6 +55,8 @@ class Bulkhead:
         self._slots = threading.BoundedSemaphore(size)
         self.dialect = inner.dialect
         self.capabilities = inner.capabilities
+        self._unreflected: tuple[TableRef, ...] = ()  # reflection put off by an outage
+        self._reflecting = threading.Lock()
 
     @contextmanager
     def _slot(self, kind: str) -> Iterator[None]:
@@ -67,12 +74,27 @@ class Bulkhead:
 
     def _run(self, kind: str, call: Callable[[], Any]) -> Any:
         with self._slot(kind):
+            if self._unreflected:
+                self._reflect_put_off()
             return call()
 
     def reflect(
         self, tables: Iterable[TableRef] | None = None, schemas: Sequence[str | None] = (None,)
     ) -> Schema:
-        return self.inner.reflect(tables, schemas)
+        tables = None if tables is None else tuple(tables)
+        try:
+            schema = self.inner.reflect(tables, schemas)
+        except SourceUnavailable:
+            self._unreflected = tables or ()
+            raise
+        self._unreflected = ()
+        return schema
+
+    def _reflect_put_off(self) -> None:
+        with self._reflecting:
+            if self._unreflected:
+                self.inner.reflect(self._unreflected)  # SourceUnavailable: a 503, tried again
+                self._unreflected = ()
 
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         return self._run("select", lambda: self.inner.select(query))

@@ -8,15 +8,18 @@ parameter would silently turn an index lookup into a full scan).
 
 from __future__ import annotations
 
+import logging
+import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from legacy_adapters import sql_timeouts
 from legacy_adapters.base import (
     Capabilities,
     ColumnInfo,
@@ -34,6 +37,9 @@ from legacy_adapters.base import (
 )
 from legacy_adapters.sql_errors import describe_failure
 from legacy_adapters.sql_statements import StatementCache, build_statement, statement_values
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _PYTHON_TYPES = {
     str: "str",
@@ -65,18 +71,23 @@ class SQLAlchemySource:
             schemas=self.dialect != "sqlite",
             read_only_enforced=read_only,
         )
+        self.bounds = sql_timeouts.Bounds.for_statement_timeout(statement_timeout)
         self.engine = self._make_engine(pool_size, pool_timeout)
         self._tables: dict[TableRef, sa.Table] = {}
         self._statements = StatementCache()
         self._metadata = sa.MetaData()
+        self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
+        self._file_identity = _identity(self._file) if self._file else None
 
     # ------------------------------------------------------------------ engine
 
     def _make_engine(self, pool_size: int, pool_timeout: float) -> Engine:
         url: URL = self.url
-        connect_args: dict[str, Any] = {}
-        # A network database may have dropped idle connections; a file cannot.
-        kwargs: dict[str, Any] = {"pool_pre_ping": self.dialect != "sqlite"}
+        connect_args = sql_timeouts.connect_args(url, self.bounds)
+        # No pool_pre_ping: a stale pooled connection fails its query, which is run
+        # again once on a fresh connection (`_run`); that saves a round trip a
+        # request, and a hung server costs one answer timeout instead of two.
+        kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             database = url.database or ""
             on_disk = bool(database) and database != ":memory:"
@@ -96,6 +107,7 @@ class SQLAlchemySource:
             if options:
                 connect_args["options"] = " ".join(options)
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+        sql_timeouts.install(engine, url.get_driver_name(), self.bounds)
         if self.dialect == "sqlite":
             self._install_sqlite_hooks(engine)
         elif self.dialect in ("mysql", "mariadb"):
@@ -151,22 +163,37 @@ class SQLAlchemySource:
                     cursor.execute("SET SESSION max_execution_time = %s", (int(timeout * 1000),))
             cursor.close()
 
-    @contextmanager
-    def _connect(self) -> Iterator[Connection]:
-        """A pooled connection; driver errors become `SourceError`s here, and only here."""
-        try:
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        """`work` on a pooled connection. Driver errors become `SourceError`s here,
+        and only here. A pooled connection the server closed meanwhile (a restart,
+        an idle cut) fails its first statement: the work is run once more on a
+        fresh connection (reads only, so repeating is harmless)."""
+        with _translated(self.url):
+            self._check_file()
+            try:
+                with self.engine.connect() as conn:
+                    return work(conn)
+            except exc.DBAPIError as err:
+                if not err.connection_invalidated or _is_timeout(err):
+                    raise
             with self.engine.connect() as conn:
-                yield conn
-        except SourceError:
-            raise
-        except exc.TimeoutError as err:
-            raise SourceTimeout("no legacy database connection became free in time") from err
-        except (exc.DataError, OverflowError) as err:
-            raise UnsupportedQuery("a value does not fit the legacy column's type") from err
-        except exc.DBAPIError as err:
-            if _is_timeout(err):
-                raise SourceTimeout("the legacy database did not answer in time") from err
-            raise SourceUnavailable(describe_failure(self.url, err)) from err
+                return work(conn)
+
+    def _check_file(self) -> None:
+        """SQLite: the file must still be the one opened. Gone or renamed: the source
+        is unavailable (pooled connections would read a file nobody updates any more);
+        replaced by a new file: the pool is emptied so connections open the new one."""
+        if self._file is None:
+            return
+        identity = _identity(self._file)
+        if identity == self._file_identity:
+            return
+        if identity is None:
+            raise SourceUnavailable(f"the SQLite database file {self._file} is gone")
+        if self._file_identity is not None:
+            log.warning("the SQLite database file %s was replaced: reopening it", self._file)
+        self._file_identity = identity
+        self.engine.dispose()
 
     # ------------------------------------------------------------------ reflection
 
@@ -183,34 +210,37 @@ class SQLAlchemySource:
                 wanted.setdefault(ref.schema, []).append(ref.name)
         else:
             wanted = {s: [] for s in schemas}
-        infos: list[TableInfo] = []
-        with self._connect() as conn:
-            inspector = sa.inspect(conn)
-            for schema, names in wanted.items():
-                views = set(inspector.get_view_names(schema=schema))
-                if tables is not None:
-                    # Missing tables are left out; the mapping check names them.
-                    present = set(inspector.get_table_names(schema=schema)) | views
-                    names = [n for n in names if n in present]
-                    if not names:
-                        continue
-                own = set(names) if names else None
-                if own is None:
-                    own = set(inspector.get_table_names(schema=schema)) | views
-                metadata = sa.MetaData()
-                metadata.reflect(conn, schema=schema, only=names or None, views=True)
-                for table in metadata.tables.values():
-                    # Foreign keys bring in the tables they refer to, from any schema:
-                    # only the tables asked for are listed (no phantom tables).
-                    if table.schema != schema or table.name not in own:
-                        continue
-                    ref = TableRef(str(table.name), schema)
-                    self._tables[ref] = table
-                    infos.append(
-                        _table_info(ref, table, "view" if table.name in views else "table")
-                    )
-        infos.sort(key=lambda t: (t.ref.schema or "", t.ref.name))
+        infos = self._run(lambda conn: self._reflect(conn, wanted, tables is not None))
         return Schema(dialect=self.dialect, tables=tuple(infos))
+
+    def _reflect(
+        self, conn: Connection, wanted: dict[str | None, list[str]], only_present: bool
+    ) -> list[TableInfo]:
+        infos: list[TableInfo] = []
+        reflected: dict[TableRef, sa.Table] = {}
+        inspector = sa.inspect(conn)
+        for schema, names in wanted.items():
+            views = set(inspector.get_view_names(schema=schema))
+            if only_present:
+                # Missing tables are left out; the mapping check names them.
+                present = set(inspector.get_table_names(schema=schema)) | views
+                names = [n for n in names if n in present]
+                if not names:
+                    continue
+            own = set(names) if names else set(inspector.get_table_names(schema=schema)) | views
+            metadata = sa.MetaData()
+            metadata.reflect(conn, schema=schema, only=names or None, views=True)
+            for table in metadata.tables.values():
+                # Foreign keys bring in the tables they refer to, from any schema:
+                # only the tables asked for are listed (no phantom tables).
+                if table.schema != schema or table.name not in own:
+                    continue
+                ref = TableRef(str(table.name), schema)
+                reflected[ref] = table
+                infos.append(_table_info(ref, table, "view" if table.name in views else "table"))
+        self._tables.update(reflected)
+        infos.sort(key=lambda t: (t.ref.schema or "", t.ref.name))
+        return infos
 
     def _table(self, ref: TableRef) -> sa.Table:
         try:
@@ -230,8 +260,7 @@ class SQLAlchemySource:
 
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         stmt, params = self.build(query)
-        with self._connect() as conn:
-            return conn.execute(stmt, params).all()  # Rows index like tuples
+        return self._run(lambda conn: conn.execute(stmt, params).all())  # Rows index like tuples
 
     def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
         table = self._table(query.table)
@@ -240,12 +269,10 @@ class SQLAlchemySource:
         where = build_statement(table, filtered, self._table).whereclause
         conditions = () if where is None else (where,)
         if estimate and self.capabilities.count_estimate:
-            stmt = sa.select(*table.primary_key.columns or table.c).where(*conditions)
-            with self._connect() as conn:
-                return self._estimate(conn, stmt.params(params)), False
+            rows = sa.select(*table.primary_key.columns or table.c).where(*conditions)
+            return self._run(lambda conn: self._estimate(conn, rows.params(params))), False
         stmt = sa.select(sa.func.count()).select_from(table).where(*conditions)
-        with self._connect() as conn:
-            return int(conn.execute(stmt, params).scalar_one()), True
+        return self._run(lambda conn: int(conn.execute(stmt, params).scalar_one())), True
 
     def _estimate(self, conn: Connection, stmt: sa.Select) -> int:
         compiled = stmt.compile(
@@ -262,8 +289,7 @@ class SQLAlchemySource:
         return int(max((r.get("rows") or 0) for r in rows)) if rows else 0
 
     def ping(self) -> None:
-        with self._connect() as conn:
-            conn.execute(sa.select(1))
+        self._run(lambda conn: conn.execute(sa.select(1)))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -272,11 +298,34 @@ class SQLAlchemySource:
 # ---------------------------------------------------------------------- helpers
 
 
+@contextmanager
+def _translated(url: URL) -> Iterator[None]:
+    try:
+        yield
+    except SourceError:
+        raise
+    except exc.TimeoutError as err:
+        raise SourceTimeout("no legacy database connection became free in time") from err
+    except (exc.DataError, OverflowError) as err:
+        raise UnsupportedQuery("a value does not fit the legacy column's type") from err
+    except exc.DBAPIError as err:
+        if _is_statement_timeout(err):
+            raise SourceTimeout("the legacy database did not answer in time") from err
+        if _is_client_timeout(err):
+            raise SourceTimeout(describe_failure(url, err)) from err
+        raise SourceUnavailable(describe_failure(url, err)) from err
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
 def _is_timeout(err: exc.DBAPIError) -> bool:
+    return _is_statement_timeout(err) or _is_client_timeout(err)
+
+
+def _is_statement_timeout(err: exc.DBAPIError) -> bool:
+    """The server ended the statement at its statement timeout."""
     text = str(err.orig).lower() if err.orig is not None else ""
     code = getattr(err.orig, "args", (None,))[0] if err.orig is not None else None
     return (
@@ -286,6 +335,31 @@ def _is_timeout(err: exc.DBAPIError) -> bool:
         or "max_statement_time" in text
         or code in (1969, 3024)
     )
+
+
+def _is_client_timeout(err: exc.DBAPIError) -> bool:
+    """The client gave up waiting (`sql_timeouts`): to connect, or for an answer."""
+    text = str(err.orig).lower() if err.orig is not None else ""
+    return (
+        sql_timeouts.NO_ANSWER in text
+        or "timeout expired" in text  # psycopg's connect_timeout
+        or "timed out" in text  # PyMySQL's connect, read and write timeouts
+    )
+
+
+def _sqlite_file(url: URL) -> str | None:
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _table_info(ref: TableRef, table: sa.Table, kind: str) -> TableInfo:

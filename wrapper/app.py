@@ -19,12 +19,13 @@ from wrapper.config import Config, ConfigError
 from wrapper.cursor_keys import KeyRing
 from wrapper.health import health_blueprint
 from wrapper.limits import init_limits
-from wrapper.mapping.model import Mapping, Resource, build_mapping, mapped_tables
+from wrapper.mapping.model import Mapping, Resource, build_mapping
 from wrapper.metrics import Metrics, metrics_blueprint
 from wrapper.pagination import Cursors
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
+from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
 
 
@@ -60,7 +61,8 @@ def create_app(
 
     Raises `ConfigError` (every problem with its location) when the mapping does
     not fit the legacy schema or there is no `auth:` section without `no_auth`,
-    and `SourceError` when the source is unreachable.
+    and `SourceError` when the source is unreachable and no saved copy of its
+    schema exists (`wrapper.schema_cache`).
     """
     if config.auth is None and not no_auth:
         raise ConfigError(
@@ -69,7 +71,7 @@ def create_app(
     metrics = Metrics()
     raw = source or open_source(config.source)
     source = Bulkhead(raw, config.source.bulkhead_size, config.source.bulkhead_wait, metrics)
-    schema = source.reflect(tables=sorted(mapped_tables(config), key=str))
+    schema = load_schema(source, config)  # or its saved copy while the source is down
     mapping = build_mapping(config, schema)
     state = StateStore(config.state.url)
     reader = Reader(source, mapping, schema, Cursors(KeyRing(state)))

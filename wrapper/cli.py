@@ -7,7 +7,6 @@ an unexpected error). Configuration problems are listed one per line.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -27,6 +26,12 @@ if TYPE_CHECKING:
     from wrapper.config import Config
 
 log = logging.getLogger("legacy_wrapper")
+
+# granian reads requests in its event loop: slow clients hold no thread. Threads
+# let one worker answer /livez, the documents and cached pages while others wait
+# for the legacy database (keep them above the bulkhead's max_concurrent).
+DEFAULT_SERVER = "granian"
+DEFAULT_THREADS = 8
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -189,9 +194,17 @@ def drivers() -> None:
 )
 @click.option("--bind", default="127.0.0.1:8080", show_default=True)
 @click.option("--workers", default=4, show_default=True)
-@click.option("--threads", default=1, show_default=True, help="Threads per worker.")
 @click.option(
-    "--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True
+    "--threads",
+    default=DEFAULT_THREADS,
+    show_default=True,
+    help="Threads per worker (gunicorn: 1 is its sync worker, for behind a buffering proxy).",
+)
+@click.option(
+    "--server",
+    type=click.Choice(["granian", "gunicorn"]),
+    default=DEFAULT_SERVER,
+    show_default=True,
 )
 @click.option("--dev", is_flag=True, help="Flask's development server (one process).")
 @click.option("--no-auth", is_flag=True, help="Serve without authentication (loopback only).")
@@ -202,19 +215,23 @@ def serve(
     _serve(config_path, bind, workers, threads, server, dev, no_auth)
 
 
-def _share_metrics_between_workers() -> None:
-    """prometheus_client's multiprocess mode: set before it is first imported."""
+def _share_metrics_between_workers() -> str | None:
+    """prometheus_client's multiprocess mode: set before it is first imported.
+    Returns the folder made for it, which the server's master removes when it
+    exits (not an exit handler here: forked workers would inherit it and remove
+    the folder when one of them exits); None when the operator set one."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        return None
     folder = tempfile.mkdtemp(prefix="legacy-wrapper-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _serve(
     config_path: Path, bind: str, workers: int, threads: int, server: str, dev: bool, no_auth: bool
 ) -> None:
-    from wrapper.serving import is_loopback, parse_bind, run_dev, run_granian, run_gunicorn
+    from wrapper.serving import is_loopback, parse_bind
 
     try:
         host, _ = parse_bind(bind)
@@ -231,9 +248,31 @@ def _serve(
             "authentication is not configured: add an `auth:` section to the configuration "
             "(see README) or serve with --no-auth (loopback only)"
         )
+    master = os.getpid()
+    metrics_dir = _share_metrics_between_workers() if workers > 1 and not dev else None
+    try:
+        _run_server(config_path, bind, workers, threads, server, dev, no_auth, metrics_dir)
+    finally:
+        # Workers are forked from inside _run_server; one unwinding to here must not
+        # remove what the master and the other workers still use.
+        if metrics_dir is not None and os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def _run_server(
+    config_path: Path,
+    bind: str,
+    workers: int,
+    threads: int,
+    server: str,
+    dev: bool,
+    no_auth: bool,
+    metrics_dir: str | None,
+) -> None:
+    from wrapper.serving import run_dev, run_granian, run_gunicorn
+
     processes = 1 if dev else workers
-    if processes > 1:
-        _share_metrics_between_workers()
     config = _check_config(config_path, no_auth)
     from wrapper.limits import warn_if_per_process
 
@@ -252,7 +291,7 @@ def _serve(
     elif server == "granian":
         run_granian(config_path, bind, workers, threads, no_auth)
     else:
-        run_gunicorn(config_path, bind, workers, threads, no_auth)
+        run_gunicorn(config_path, bind, workers, threads, no_auth, metrics_dir)
 
 
 @main.command()
@@ -313,7 +352,10 @@ DEMO_REDIS = "redis://127.0.0.1:6379/0"
 )
 @click.option("--orders", default=2000, show_default=True, help="Size of the demo database.")
 @click.option(
-    "--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True
+    "--server",
+    type=click.Choice(["granian", "gunicorn"]),
+    default=DEFAULT_SERVER,
+    show_default=True,
 )
 @click.option("--workers", type=int, help="Default: 2 with Redis, 1 without.")
 @click.option(
@@ -384,7 +426,7 @@ def demo(
         f'    curl -i -H "Authorization: Bearer $TOKEN" "{public}/v1/jobs?limit=5"\n',
         err=True,
     )
-    _serve(config_path, bind, workers, 4, server, dev=False, no_auth=False)
+    _serve(config_path, bind, workers, DEFAULT_THREADS, server, dev=False, no_auth=False)
     lock.close()
 
 

@@ -95,6 +95,7 @@ class SourceConfig:
     statement_timeout: float | None = 10.0
     max_concurrent: int | None = None  # bulkhead size; None: pool_size
     queue_timeout: float | None = None  # bulkhead wait; None: pool_timeout
+    schema_cache: str | None = None  # where the reflected schema is saved (schema_cache.py)
 
     @property
     def bulkhead_size(self) -> int:
@@ -301,6 +302,7 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
             "statement_timeout",
             "max_concurrent",
             "queue_timeout",
+            "schema_cache",
         },
         "source",
         problems,
@@ -309,6 +311,8 @@ def _source(raw: Located, problems: Problems) -> SourceConfig | None:
     if not url:
         problems.at(node, "url", "source.url", "a SQLAlchemy URL is required")
     values: dict[str, Any] = {"url": url or ""}
+    if "schema_cache" in node:
+        values["schema_cache"] = typed(node, "schema_cache", str, "source", problems)
     for key, kind in (
         ("read_only", bool),
         ("pool_size", int),

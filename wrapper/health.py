@@ -1,6 +1,16 @@
-"""Health endpoints: `/livez` (process up), `/readyz` (legacy source reachable)."""
+"""Health endpoints: `/livez` (process up), `/readyz` (legacy source reachable).
+
+`/livez` never touches the legacy database. `/readyz` pings it, but answers
+within `READY_WITHIN` seconds whatever the database does: the ping runs in a
+thread of its own (one at a time: probes arriving meanwhile wait for the same
+ping), and a ping still running when the bound is reached counts as not ready.
+"""
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, Response
 
@@ -8,9 +18,45 @@ from legacy_adapters.base import Source, SourceError
 from wrapper.problems import SourceUnavailableProblem
 from wrapper.resources import json_response
 
+READY_WITHIN = 2.0  # seconds
+
+
+class Readiness:
+    """A bounded, single-flight `source.ping()`."""
+
+    def __init__(self, source: Source, within: float = READY_WITHIN) -> None:
+        self.source = source
+        self.within = within
+        self._lock = threading.Lock()
+        self._ping: Future[None] | None = None
+
+    def check(self) -> str | None:
+        """None when the source answered in time, else why it is not ready."""
+        with self._lock:
+            ping = self._ping
+            if ping is None or ping.done():
+                ping = self._ping = Future()
+                threading.Thread(target=self._run, args=(ping,), daemon=True).start()
+        try:
+            ping.result(timeout=self.within)
+        except FutureTimeout:
+            return f"the legacy database did not answer within {self.within:g} s"
+        except SourceError:
+            return "the legacy database cannot be reached"
+        return None
+
+    def _run(self, ping: Future[None]) -> None:
+        try:
+            self.source.ping()
+        except BaseException as err:  # handed to the waiting request
+            ping.set_exception(err)
+        else:
+            ping.set_result(None)
+
 
 def health_blueprint(source: Source) -> Blueprint:
     blp = Blueprint("health", __name__)
+    readiness = Readiness(source)
 
     @blp.get("/livez")
     @blp.get("/healthz")
@@ -19,12 +65,9 @@ def health_blueprint(source: Source) -> Blueprint:
 
     @blp.get("/readyz")
     def readyz() -> Response:
-        try:
-            source.ping()
-        except SourceError:
-            raise SourceUnavailableProblem(
-                "the legacy database cannot be reached", headers={"Retry-After": "5"}
-            ) from None
+        problem = readiness.check()
+        if problem:
+            raise SourceUnavailableProblem(problem, headers={"Retry-After": "5"})
         return json_response({"status": "ok", "mapping": "loaded"})
 
     return blp

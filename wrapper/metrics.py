@@ -6,10 +6,16 @@ processes, prometheus_client's multiprocess mode is used when
 directory when it starts more than one worker): every worker writes its
 values there and `/metrics` on any worker reports the sum over all workers.
 Only counters and histograms are used, so no gauge needs a multiprocess mode.
+
+A worker creates its files when it starts, and each is empty for a moment
+before it is sized; one left empty for good by a worker killed in that moment
+would make prometheus_client's collector fail every later scrape
+(prometheus/client_python#1199). Empty files carry no value: they are skipped.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 
 from flask import Blueprint, Response
@@ -68,11 +74,31 @@ class Metrics:
         self.bulkhead_rejections.inc()
 
     def exposition(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if folder:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            registry.register(_WorkerFiles(folder))
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class _WorkerFiles:
+    """The sum over every worker's files, as `multiprocess.MultiProcessCollector`,
+    without the files a starting (or killed) worker has not sized yet."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        files = [f for f in glob.glob(os.path.join(self.folder, "*.db")) if _sized(f)]
+        return multiprocess.MultiProcessCollector.merge(files, accumulate=True)
+
+
+def _sized(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
 
 
 def metrics_blueprint(metrics: Metrics) -> Blueprint:
