@@ -44,9 +44,7 @@ def open_app(config_path: Path, *, no_auth: bool = False) -> Flask:
 
 
 def close_app(app: Flask) -> None:
-    state = app.extensions["legacy_wrapper"]
-    state.source.close()
-    state.state.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 def token(app: Flask, scopes: str | None = None, **claims: str) -> dict[str, str]:

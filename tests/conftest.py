@@ -70,7 +70,7 @@ def demo_config(url: str, text: str | None = None) -> Config:
 def app(demo_url: str) -> Iterator[Flask]:
     app = create_app(demo_config(demo_url), no_auth=True)
     yield app
-    app.extensions["legacy_wrapper"].source.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 
 import swagger_ui_bundle
@@ -12,21 +12,24 @@ from flask_limiter import Limiter
 from legacy_adapters.base import Schema, Source
 from legacy_adapters.bulkhead import Bulkhead
 from wrapper.access import EVERYTHING, Access
+from wrapper.auth.principal import Principal
 from wrapper.auth.store import StateStore
 from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
 from wrapper.cursor_keys import KeyRing
 from wrapper.health import health_blueprint
-from wrapper.limits import init_limits
+from wrapper.limits import Identify, init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping
 from wrapper.metrics import Metrics, metrics_blueprint
 from wrapper.pagination import Cursors
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
+from wrapper.read import ReadPath
 from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
 from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
+from wrapper.translate import Planner
 
 
 @dataclass(frozen=True)
@@ -34,34 +37,46 @@ class WrapperState:
     """What a running app holds; reachable as `app.extensions["legacy_wrapper"]`."""
 
     config: Config
-    source: Source
-    schema: Schema
+    sources: dict[str, Source]  # by the configuration's source names, each behind a bulkhead
+    schemas: dict[str, Schema]
     mapping: Mapping
-    reader: Reader
+    read: ReadPath
     metrics: Metrics
     respond: Responder  # shared cache, ETags and 304s for read views
     limiter: Limiter | None
     state: StateStore  # the wrapper's own database (auth, cursor keys)
 
+    @property
+    def source(self) -> Source:
+        """The source of a configuration that has only one."""
+        (only,) = self.sources.values()
+        return only
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+        self.state.close()
+
 
 def create_app(
     config: Config,
     *,
-    source: Source | None = None,
+    sources: MappingOf[str, Source] | None = None,
     no_auth: bool = False,
-    identify: Callable[[], Access] | None = None,
+    identify: Identify | None = None,
 ) -> Flask:
     """Reflect the mapped tables once, check the mapping, and build the app.
 
     Every request to a resource is authenticated and authorized per the config's
     `auth:` section; `no_auth=True` (the CLI's loopback-only `--no-auth`) serves
-    every row to everyone instead. `source` is wrapped in a bulkhead
-    (`source.max_concurrent`). Rate limits key on the caller that `identify`
-    names (default: the authenticated client, else the client IP).
+    every row to everyone instead. `sources` (by name) replace the configured
+    ones; each is wrapped in a bulkhead (`max_concurrent`). Rate limits key on
+    the caller that `identify` names (default: the authenticated client, else
+    the client IP).
 
     Raises `ConfigError` (every problem with its location) when the mapping does
     not fit the legacy schema or there is no `auth:` section without `no_auth`,
-    and `SourceError` when the source is unreachable and no saved copy of its
+    and `SourceError` when a source is unreachable and no saved copy of its
     schema exists (`wrapper.schema_cache`).
     """
     if config.auth is None and not no_auth:
@@ -69,19 +84,31 @@ def create_app(
             [f"{config.filename}: no `auth:` section; configure authentication or use --no-auth"]
         )
     metrics = Metrics()
-    raw = source or open_source(config.source)
-    source = Bulkhead(raw, config.source.bulkhead_size, config.source.bulkhead_wait, metrics)
-    schema = load_schema(source, config)  # or its saved copy while the source is down
-    mapping = build_mapping(config, schema)
+    given = dict(sources or {})
+    guarded: dict[str, Source] = {}
+    schemas: dict[str, Schema] = {}
+    for name, sc in config.sources.items():
+        raw = given.get(name) or open_source(sc)
+        guarded[name] = Bulkhead(raw, sc.bulkhead_size, sc.bulkhead_wait, metrics)
+        schemas[name] = load_schema(guarded[name], config, name)  # or its saved copy
+    mapping = build_mapping(config, schemas)
     state = StateStore(config.state.url)
-    reader = Reader(source, mapping, schema, Cursors(KeyRing(state)))
+    cursors = Cursors(KeyRing(state))
+    column_types = {
+        t.ref: {c.name: c.python_type for c in t.columns}
+        for schema in schemas.values()
+        for t in schema.tables
+    }
+    read = ReadPath(
+        Planner(mapping, cursors, column_types), Reader(guarded, cursors), config.paging
+    )
     cache = open_store(config.cache.storage, config.cache.key_prefix, config.cache.wait)
-    respond = Responder(config, mapping, cache, metrics)
+    respond = Responder(mapping, cache, metrics)
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     authorize: Authorize = allow_everything
-    caller = identify or anonymous
+    caller: Identify = identify or anonymous
     if config.auth is not None and not no_auth:
         from wrapper.auth.guard import setup_auth
 
@@ -92,25 +119,23 @@ def create_app(
     if config.limits.enabled:
         limiter = init_limits(app, config.limits, caller, metrics)
     app.extensions["legacy_wrapper"] = WrapperState(
-        config, source, schema, mapping, reader, metrics, respond, limiter, state
+        config, guarded, schemas, mapping, read, metrics, respond, limiter, state
     )
     header = config.auth.api_key_header if config.auth else "X-API-Key"
     for version in mapping.versions.values():
         public_url = config.version_public_url(version.name)
-        register_version(
-            app, version, reader, config.paging, authorize, respond, header, public_url
-        )
+        register_version(app, version, read, config.paging, authorize, respond, header, public_url)
     init_browser(app, config, mapping.versions, header)
-    app.register_blueprint(health_blueprint(source))
+    app.register_blueprint(health_blueprint(guarded))
     app.register_blueprint(metrics_blueprint(metrics))
     _register_site(app, mapping)
     register_problem_handlers(app)
     return app
 
 
-def anonymous() -> Access:
+def anonymous() -> Principal | None:
     """Who is calling, while serving with --no-auth: nobody in particular."""
-    return EVERYTHING
+    return None
 
 
 def allow_everything(_resource: Resource, _operation: str) -> Access:

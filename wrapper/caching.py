@@ -31,7 +31,6 @@ from flask import Response, request
 from legacy_adapters.base import SourceTimeout
 from wrapper.access import Access
 from wrapper.conditional import Entity, make_entity, respond
-from wrapper.config import Config, ResourceCacheConfig
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.metrics import Metrics
 
@@ -232,7 +231,7 @@ def request_key(resource: Resource, access: Access, related: tuple[Resource, ...
 
 def cache_control(max_age: int, resource: Resource, access: Access) -> str:
     """`public` only when the response is the same for every caller."""
-    personal = access.identity is not None or bool(access.rules) or bool(access.hidden)
+    personal = access.private or bool(access.scope_key(resource))
     return f"{'private' if personal else 'public'}, max-age={max_age}"
 
 
@@ -240,7 +239,7 @@ class Responder:
     """A read view's result -> response: through the shared cache when the resource
     opts in, always with a strong ETag, 304 when `If-None-Match` matches."""
 
-    def __init__(self, config: Config, mapping: Mapping, store: Store, metrics: Metrics) -> None:
+    def __init__(self, mapping: Mapping, store: Store, metrics: Metrics) -> None:
         self.store = store
         self.related: dict[tuple[str, str], tuple[Resource, ...]] = {
             (v.name, r.name): tuple(
@@ -250,9 +249,6 @@ class Responder:
             for r in v.resources.values()
         }
         self.metrics = metrics
-        self.policies: dict[tuple[str, str], ResourceCacheConfig] = {
-            (v.name, r.name): r.cache for v in config.versions for r in v.resources if r.cache
-        }
         self._counters: dict[tuple[str, str], Any] = {}
 
     def _counter(self, resource: Resource, result: str) -> Any:
@@ -267,7 +263,7 @@ class Responder:
             body, headers = compute()
             return make_entity(orjson.dumps(body), headers.items())
 
-        policy = self.policies.get((resource.version, resource.name))
+        policy = resource.cache
         if policy and policy.shared:
             start = time.perf_counter()
             related = self.related.get((resource.version, resource.name), ())

@@ -98,16 +98,14 @@ def _check_config(config_path: Path, no_auth: bool) -> Config:
     except SourceError as err:
         _fail(f"cannot read the legacy source: {err}")
     state = app.extensions["legacy_wrapper"]
-    state.source.close()
-    if state.state is not None:
-        state.state.close()
+    state.close()
     return state.config
 
 
 def _has_auth_section(config_path: Path) -> bool:
     """False only for a readable mapping without `auth:`; an unreadable or
     malformed file is left to the configuration check, which names the problem."""
-    from wrapper.yaml_source import load_yaml
+    from wrapper.config.located import load_yaml
 
     try:
         raw = load_yaml(config_path.read_text(encoding="utf-8"))
@@ -320,7 +318,7 @@ def openapi(config_path: Path | None, demo: bool, out: Path, check: bool) -> Non
             for version in app.extensions["legacy_wrapper"].mapping.versions:
                 spec = client.get(f"/{version}/openapi.json").get_json()
                 documents[f"{version}.json"] = json.dumps(spec, indent=2, sort_keys=True) + "\n"
-        app.extensions["legacy_wrapper"].source.close()
+        app.extensions["legacy_wrapper"].close()
     out.mkdir(parents=True, exist_ok=True)
     stale = [
         n

@@ -1,4 +1,4 @@
-"""Health endpoints: `/livez` (process up), `/readyz` (legacy source reachable).
+"""Health endpoints: `/livez` (process up), `/readyz` (every legacy source reachable).
 
 `/livez` never touches the legacy database. `/readyz` pings it, but answers
 within `READY_WITHIN` seconds whatever the database does: the ping runs in a
@@ -9,6 +9,7 @@ ping), and a ping still running when the bound is reached counts as not ready.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -54,9 +55,9 @@ class Readiness:
             ping.set_result(None)
 
 
-def health_blueprint(source: Source) -> Blueprint:
+def health_blueprint(sources: Mapping[str, Source]) -> Blueprint:
     blp = Blueprint("health", __name__)
-    readiness = Readiness(source)
+    checks = [Readiness(source) for source in sources.values()]
 
     @blp.get("/livez")
     @blp.get("/healthz")
@@ -65,9 +66,10 @@ def health_blueprint(source: Source) -> Blueprint:
 
     @blp.get("/readyz")
     def readyz() -> Response:
-        problem = readiness.check()
-        if problem:
-            raise SourceUnavailableProblem(problem, headers={"Retry-After": "5"})
+        for readiness in checks:  # each bounded by its own READY_WITHIN
+            problem = readiness.check()
+            if problem:
+                raise SourceUnavailableProblem(problem, headers={"Retry-After": "5"})
         return json_response({"status": "ok", "mapping": "loaded"})
 
     return blp

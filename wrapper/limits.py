@@ -1,11 +1,10 @@
 """Rate limits (flask-limiter): per client, by tier, under a global ceiling.
 
-A client is `Access.identity` (token subject or API key id) when there is
-one, else the client IP. Its rate is, in order: its `clients` tier, the most
-generous `scopes` tier among its scopes (`Access.scopes` once authentication
-provides them), else `default`. `global` caps all clients together. Both
-limits are shared by every endpoint; health probes, `/metrics` and the docs'
-assets are not limited.
+A client is the authenticated `Principal` (token subject or API key id) when
+there is one, else the client IP. Its rate is, in order: its `clients` tier,
+the most generous `scopes` tier among its scopes, else `default`. `global`
+caps all clients together. Both limits are shared by every endpoint; health
+probes, `/metrics` and the docs' assets are not limited.
 
 Every limited response carries the IETF fields (draft-ietf-httpapi-ratelimit-
 headers): `RateLimit-Policy: "client";q=600;w=60, "global";q=6000;w=60` and
@@ -32,13 +31,13 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import STRATEGIES
 
-from wrapper.access import Access
+from wrapper.auth.principal import Principal
 from wrapper.config import LimitsConfig
 from wrapper.metrics import Metrics
 from wrapper.problems import RateLimited, handle_problem
 
 log = logging.getLogger(__name__)
-Identify = Callable[[], Access]
+Identify = Callable[[], Principal | None]  # the caller, once per request; None: anonymous
 UNLIMITED_PATHS = ("/livez", "/healthz", "/readyz", "/metrics", "/_assets/")
 OWN_LIMITS_PATHS = ("/oauth/token",)  # limited by KeyedLimits instead
 
@@ -66,18 +65,20 @@ def ietf_fields(usages: Sequence[Usage]) -> dict[str, str]:
     }
 
 
-def client_key(access: Access) -> str:
-    if access.identity is not None:
-        return f"id:{access.identity}"
+def client_key(principal: Principal | None) -> str:
+    if principal is not None:
+        return f"id:{principal.subject}"
     return f"ip:{request.remote_addr or 'unknown'}"
 
 
-def tier_for(config: LimitsConfig, access: Access) -> str | None:
+def tier_for(config: LimitsConfig, principal: Principal | None) -> str | None:
     """The rate that applies to this caller (None: no per-client limit)."""
+    if principal is None:
+        return config.default
     clients = dict(config.clients)
-    if access.identity is not None and access.identity in clients:
-        return clients[access.identity]
-    scopes = access.scopes
+    if principal.subject in clients:
+        return clients[principal.subject]
+    scopes = principal.scopes
     rates = [rate for scope, rate in config.scopes if scope in scopes]
     if rates:
         return max(rates, key=_per_second)

@@ -14,6 +14,7 @@ from marshmallow import validate
 
 from wrapper.config import PagingConfig
 from wrapper.mapping.model import Field, Resource, VersionMapping
+from wrapper.operators import OPERATORS
 
 _FIELD_TYPES: dict[str, type[ma.fields.Field]] = {
     "string": ma.fields.String,
@@ -126,18 +127,18 @@ def list_parameters(resource: Resource, paging: PagingConfig) -> list[dict[str, 
             continue
         value_schema = _value_schema(f)
         for op in sorted(f.filter_ops):
+            operator = OPERATORS[op]
             name = f.name if op == "eq" else f"{f.name}[{op}]"
-            if op == "in":
-                desc = rf"{f.name} is one of these comma-separated values (\, for a comma)"
+            desc = operator.doc.format(field=f.name)
+            if operator.takes == "list":
                 params.append(_list_param(name, desc, value_schema))
                 continue
-            if op == "isnull":
-                schema, desc = {"type": "boolean"}, f"{f.name} has no value (true) or has one"
-            elif op in ("like", "startswith"):
+            if operator.takes == "flag":
+                schema = {"type": "boolean"}
+            elif not operator.converts:  # a pattern, written as text
                 schema = {"type": "string"}
-                desc = f"{f.name} {'matches (* is a wildcard)' if op == 'like' else 'starts with'}"
             else:
-                schema, desc = value_schema, f"{f.name} {op}"
+                schema = value_schema
             params.append(_param(name, desc, schema))
     sortable = [f.name for f in resource.fields if f.sortable]
     if sortable:

@@ -29,6 +29,9 @@ from legacy_adapters.base import Condition, LegacyOp
 if TYPE_CHECKING:
     from wrapper.mapping.model import Field
 
+CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
+"""Query parameters that are not filters (a field may not be named like one)."""
+
 Capability = Literal["equality", "order", "pattern", "null"]
 Takes = Literal["one", "list", "flag"]
 Plan = Callable[["Field", Sequence[Any]], list[Condition]]

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
-from wrapper.config import CONTROL_PARAMETERS, PagingConfig
+from wrapper.config import PagingConfig
 from wrapper.mapping.model import Resource
+from wrapper.operators import CONTROL_PARAMETERS, OPERATORS, read_values
 from wrapper.problems import InvalidParameter
 
 _FILTER = re.compile(r"([a-z][a-z0-9_]*)(?:\[([a-z]+)\])?")  # fullmatch: `$` passes "x\n"
@@ -38,6 +39,14 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class ItemQuery:
+    """What a single item takes: `fields` and `expand`."""
+
+    fields: tuple[str, ...] | None = None
+    expand: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Query:
     filters: tuple[Filter, ...] = ()
     sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
@@ -46,12 +55,6 @@ class Query:
     cursor: str | None = None
     expand: tuple[str, ...] = ()
     count: str | None = None  # "exact" | "estimate"
-
-
-def split_list(text: str) -> tuple[str, ...]:
-    r"""Split on commas not escaped as `\,`."""
-    parts = re.split(r"(?<!\\),", text)
-    return tuple(p.replace("\\,", ",") for p in parts)
 
 
 def parse_query(
@@ -81,16 +84,18 @@ def parse_query(
     )
 
 
-def parse_item_args(
+def parse_item_query(
     args: MultiDict, resource: Resource, full: Resource | None = None
-) -> tuple[tuple[str, ...] | None, tuple]:
+) -> ItemQuery:
     """Single items take only `fields` and `expand` (see `parse_query` for `full`)."""
     for name in args:
         if name not in ("fields", "expand"):
             raise InvalidParameter(name, f"unknown parameter {name!r}; items take fields, expand")
         if len(args.getlist(name)) > 1:
             raise InvalidParameter(name, f"{name!r} is given more than once")
-    return _fields(args.get("fields"), resource), _expand(args.get("expand"), resource, full)
+    return ItemQuery(
+        _fields(args.get("fields"), resource), _expand(args.get("expand"), resource, full)
+    )
 
 
 def _filter(name: str, value: str, resource: Resource) -> Filter:
@@ -110,14 +115,9 @@ def _filter(name: str, value: str, resource: Resource) -> Filter:
         raise InvalidParameter(
             name, f"operator {op!r} is not available for {field_name!r} (use one of: {allowed})"
         )
-    if op == "in":
-        values = split_list(value)
-    elif op == "isnull":
-        if value.lower() not in ("true", "false"):
-            raise InvalidParameter(name, "isnull takes true or false")
-        values = (value.lower(),)
-    else:
-        values = (value,)
+    values = read_values(OPERATORS[op], value)
+    if values is None:
+        raise InvalidParameter(name, f"{op} takes true or false")
     return Filter(field_name, op, values, name)
 
 

@@ -1,128 +1,104 @@
-"""Execute and render: run a translated plan on the source and shape the result.
+"""Execute and render: run a plan's selects on the resource's source and shape the
+result (no planning, no legacy rules here).
 
 One legacy query per page, plus one per expanded relation per page (never one
-per row). Rows are rendered by converters compiled once per resource.
+per row). Rows are rendered by converters compiled once per field selection;
+embedded rows are matched to their parents on the rendered (modern) values of
+the join fields, so CHAR padding and other storage details never decide a match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from legacy_adapters.base import Condition, Order, Schema, Select, Source
-from wrapper.access import EVERYTHING, Access
-from wrapper.mapping.model import Mapping, Resource
+import orjson
+
+from legacy_adapters.base import Source
+from wrapper.mapping.model import Field
+from wrapper.mapping.rendering import Renderers
 from wrapper.pagination import Cursors, next_skip
 from wrapper.problems import ResourceNotFound
-from wrapper.query import Query
-from wrapper.translate import Plan, plan_item, plan_list
+from wrapper.translate import ChildPlan, Plan
+
+Row = Sequence[Any]
 
 
 class Reader:
-    """Reads resources of one mapping from one source."""
-
-    def __init__(self, source: Source, mapping: Mapping, schema: Schema, cursors: Cursors) -> None:
-        self.source = source
-        self.mapping = mapping
+    def __init__(
+        self, sources: Mapping[str, Source], cursors: Cursors, renderers: Renderers | None = None
+    ) -> None:
+        self.sources = sources
         self.cursors = cursors
-        self.column_types = {
-            t.ref: {c.name: c.python_type for c in t.columns} for t in schema.tables
-        }
+        self.renderers = renderers or Renderers()
 
-    def list(self, resource: Resource, query: Query, access: Access = EVERYTHING) -> dict[str, Any]:
-        """A page; `resource` is the caller's view of it (`access.view`)."""
-        plan = plan_list(
-            resource,
-            query,
-            self.cursors,
-            extra_where=access.conditions(resource),
-            column_types=self.column_types.get(resource.table),
-        )
-        rows = self.source.select(plan.select)
-        has_more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        render = resource.renderer(plan.field_names, plan.field_positions)
-        data = [render(row) for row in rows]
+    def page(self, plan: Plan) -> dict[str, Any]:
+        """A list page: `data`, `next_cursor` and, when asked, the counts."""
+        assert plan.page_size is not None
+        source = self.sources[plan.resource.source]
+        rows = source.select(plan.select)
+        has_more = len(rows) > plan.page_size
+        rows = rows[: plan.page_size]
+        data = self._render(plan, rows)
         page: dict[str, Any] = {"data": data, "next_cursor": None}
         if has_more and rows:
             page["next_cursor"] = self._next_cursor(plan, rows)
-        if query.count:
-            count, exact = self.source.count(plan.select, estimate=query.count == "estimate")
+        if plan.count:
+            count, exact = source.count(plan.select, estimate=plan.count == "estimate")
             page["total_count"] = count
             page["total_count_exact"] = exact
-        for name in query.expand:
-            self._expand(resource, name, plan, rows, data, access)
+        for child in plan.children:
+            self._embed(plan, child, rows, data)
         return page
 
-    def item(
-        self,
-        resource: Resource,
-        key_text: str,
-        fields: tuple[str, ...] | None,
-        expand: tuple[str, ...],
-        access: Access = EVERYTHING,
-    ) -> dict[str, Any]:
-        plan = plan_item(resource, fields, key_text, expand, access.conditions(resource))
-        rows = self.source.select(plan.select)
+    def item(self, plan: Plan, key_text: str) -> dict[str, Any]:
+        rows = self.sources[plan.resource.source].select(plan.select)[:1]
         if not rows:
-            raise ResourceNotFound(f"no {resource.name} with key {key_text!r}")
-        rows = rows[:1]
-        data = [resource.renderer(plan.field_names, plan.field_positions)(rows[0])]
-        for name in expand:
-            self._expand(resource, name, plan, rows, data, access)
+            raise ResourceNotFound(f"no {plan.resource.name} with key {key_text!r}")
+        data = self._render(plan, rows)
+        for child in plan.children:
+            self._embed(plan, child, rows, data)
         return data[0]
 
-    def _next_cursor(self, plan: Plan, rows: Sequence[tuple[Any, ...]]) -> str:
-        positions = plan.order_positions
+    def _render(self, plan: Plan, rows: Sequence[Row]) -> list[dict[str, Any]]:
+        layout = plan.layout
+        render = self.renderers.get(plan.resource, layout.names, layout.positions)
+        return [render(row) for row in rows]
+
+    def _next_cursor(self, plan: Plan, rows: Sequence[Row]) -> str:
+        positions = plan.layout.order_positions
         last = tuple(rows[-1][p] for p in positions)
         if plan.unique_order:
-            return self.cursors.encode(plan.cursor_print, last, 0)
+            return self.cursors.encode(plan.layout.cursor_print, last, 0)
         keys = [tuple(row[p] for p in positions) for row in rows]
         skip = next_skip(keys, plan.select.after, plan.select.skip)
-        return self.cursors.encode(plan.cursor_print, last, skip)
+        return self.cursors.encode(plan.layout.cursor_print, last, skip)
 
-    def _expand(
-        self,
-        resource: Resource,
-        name: str,
-        plan: Plan,
-        rows: Sequence[tuple[Any, ...]],
-        data: list[dict[str, Any]],
-        access: Access,
+    def _embed(
+        self, plan: Plan, child: ChildPlan, rows: Sequence[Row], data: list[dict[str, Any]]
     ) -> None:
-        relation = resource.relation(name)
-        target = self.mapping.resource(resource.version, relation.target) if relation else None
-        assert relation is not None and target is not None
-        shown = access.view(target)  # the join may use fields the caller cannot see
-        local_pos = [plan.position(resource.by_name[f].column) for f in relation.local]
-        parent_keys = [tuple(row[p] for p in local_pos) for row in rows]
-        wanted = list(dict.fromkeys(k for k in parent_keys if None not in k))
-        children: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        legacy_keys = [tuple(row[p] for p in child.local_positions) for row in rows]
+        wanted = list(dict.fromkeys(k for k in legacy_keys if None not in k))
+        found: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         if wanted:
-            names = tuple(f.name for f in shown.fields)
-            columns = list(dict.fromkeys(f.column for f in shown.fields))
-            remote_cols = [target.by_name[f].column for f in relation.remote]
-            columns += [c for c in remote_cols if c not in columns]
-            if len(remote_cols) == 1:
-                match = Condition(remote_cols[0], "in", tuple(k[0] for k in wanted))
-            else:
-                match = Condition(tuple(remote_cols), "in", tuple(wanted))
-            select = Select(
-                table=target.table,
-                columns=tuple(columns),
-                where=(*access.conditions(target), match),
-                order_by=tuple(Order(c) for c in target.tiebreak),
-            )
-            render = shown.renderer(names, tuple(columns.index(f.column) for f in shown.fields))
-            remote_pos = [columns.index(c) for c in remote_cols]
-            for row in self.source.select(select):
-                key = _group_key(tuple(row[p] for p in remote_pos))
-                children.setdefault(key, []).append(render(row))
-        for item, key in zip(data, parent_keys, strict=True):
-            found = children.get(_group_key(key), [])
-            item[name] = found if relation.many else (found[0] if found else None)
+            source = self.sources[child.target.source]
+            render = self.renderers.get(child.target, child.names, child.positions)
+            for row in source.select(child.matching(wanted)):
+                key = _join_key(row, child.remote_positions, child.remote_fields)
+                found.setdefault(key, []).append(render(row))
+        name = child.relation.name
+        for item, row in zip(data, rows, strict=True):
+            rows_of = found.get(_join_key(row, child.local_positions, child.local_fields), [])
+            item[name] = rows_of if child.relation.many else (rows_of[0] if rows_of else None)
 
 
-def _group_key(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Join keys compare as the database compares CHAR: without pad spaces."""
-    return tuple(v.rstrip(" ") if isinstance(v, str) else v for v in values)
+def _join_key(row: Row, positions: Sequence[int], fields: Sequence[Field]) -> tuple[Any, ...]:
+    """The join fields' modern values (what a client would compare)."""
+    return tuple(
+        _hashable(field.converter.render(row[p]))
+        for p, field in zip(positions, fields, strict=True)
+    )
+
+
+def _hashable(value: Any) -> Any:
+    return orjson.dumps(value) if isinstance(value, orjson.Fragment) else value

@@ -1,11 +1,11 @@
 """HTTP endpoints generated from the mapping: one flask-smorest Api per version,
 one Blueprint per resource.
 
-Views parse and validate the query (cheap, hand-written), let the `Reader` run
-it, and hand the result to `Respond` (`wrapper.caching.Responder`), which
-encodes it once with orjson, adds the ETag and serves it through the shared
-cache when the resource opts in. The marshmallow schemas attached with
-`@blp.response` only document the responses.
+A view identifies and authorizes the caller, then hands the read path
+(`read.py`: parse, plan, execute, render) to `Respond`
+(`wrapper.caching.Responder`), which encodes the result once with orjson, adds
+the ETag and serves it through the shared cache when the resource opts in. The
+marshmallow schemas attached with `@blp.response` only document the responses.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from flask import Flask, Response, request
@@ -32,8 +31,7 @@ from wrapper.openapi import (
     security_schemes,
 )
 from wrapper.problems import PROBLEM_JSON
-from wrapper.query import parse_item_args, parse_query
-from wrapper.reader import Reader
+from wrapper.read import Body, ReadPath
 
 SWAGGER_UI_ASSETS = "/_assets/swagger-ui/"
 
@@ -63,13 +61,13 @@ class VersionApi(Api):
 
 
 Authorize = Callable[[Resource, str], Access]  # (resource, "list" | "item") -> Access
-Respond = Callable[[Resource, Access, Callable[[], tuple[Any, dict[str, str]]]], Response]
+Respond = Callable[[Resource, Access, Callable[[], Body]], Response]
 
 
 def register_version(
     app: Flask,
     version: VersionMapping,
-    reader: Reader,
+    read: ReadPath,
     paging: PagingConfig,
     authorize: Authorize,
     respond: Respond,
@@ -101,7 +99,7 @@ def register_version(
     schemas = build_schemas(version)
     for resource in version.resources.values():
         blueprint = _blueprint(
-            resource, schemas[resource.name], reader, paging, authorize, respond, public_url
+            resource, schemas[resource.name], read, paging, authorize, respond, public_url
         )
         api.register_blueprint(blueprint)
         for endpoint in ("list", "item"):
@@ -125,7 +123,7 @@ def _problems(blp: Blueprint, *statuses: int):  # type: ignore[no-untyped-def]
 def _blueprint(
     resource: Resource,
     item_schema: Any,
-    reader: Reader,
+    read: ReadPath,
     paging: PagingConfig,
     authorize: Authorize,
     respond: Respond,
@@ -148,21 +146,13 @@ def _blueprint(
     @blp.response(200, page_schema(resource, item_schema))
     @_problems(blp, 400, 401, 403, 429, 503)
     def list_view() -> Response:
-        access = authorize(resource, "list")
-        view = access.view(resource)
-
-        def render() -> tuple[Any, dict[str, str]]:
-            query = parse_query(request.args, view, paging, resource)  # a hit skips parsing
-            page = reader.list(view, query, access)
-            headers = {}
-            if page["next_cursor"]:
-                args = request.args.to_dict()
-                args["cursor"] = page["next_cursor"]
-                base = public_url or request.script_root
-                headers["Link"] = f'<{base}{request.path}?{urlencode(args)}>; rel="next"'
-            return page, headers
-
-        return respond(view, access, render)
+        access = authorize(resource, "list")  # identify and authorize
+        base = public_url or request.script_root
+        return respond(  # a cache hit skips the read path (parse, plan, execute, render)
+            resource,
+            access,
+            lambda: read.list(resource, access, request.args, base, request.path),
+        )
 
     if resource.key:
 
@@ -177,12 +167,6 @@ def _blueprint(
         @_problems(blp, 400, 401, 403, 404, 429, 503)
         def item_view(key: str) -> Response:
             access = authorize(resource, "item")
-            view = access.view(resource)
-
-            def render() -> tuple[Any, dict[str, str]]:
-                fields, expand = parse_item_args(request.args, view, resource)
-                return reader.item(view, key, fields, expand, access), {}
-
-            return respond(view, access, render)
+            return respond(resource, access, lambda: read.item(resource, access, key, request.args))
 
     return blp

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from legacy_adapters.base import Schema, TableInfo
-from wrapper.config import CONTROL_PARAMETERS
 from wrapper.mapping.converters import converter_name, infer_converter
+from wrapper.operators import CONTROL_PARAMETERS
 
 
 def snake_case(name: str) -> str:

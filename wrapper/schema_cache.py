@@ -40,22 +40,24 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 
 
-def snapshot_path(config: Config) -> Path | None:
-    """Where the copy lives: `source.schema_cache`, else next to the configuration
-    file (none for a configuration that comes from no file)."""
-    if config.source.schema_cache:
-        return config.base_dir / config.source.schema_cache
+def snapshot_path(config: Config, name: str) -> Path | None:
+    """Where the copy of source `name`'s schema lives: its `schema_cache`, else next
+    to the configuration file (none for a configuration that comes from no file)."""
+    settings = config.sources[name]
+    if settings.schema_cache:
+        return config.base_dir / settings.schema_cache
     if not Path(config.filename).is_file():
         return None
-    digest = hashlib.sha256(config.source.url.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(settings.url.encode()).hexdigest()[:16]
     return config.base_dir / ".legacy-wrapper" / f"schema-{digest}.json"
 
 
-def load_schema(source: Source, config: Config) -> Schema:
-    """Reflect the mapped tables and save the result; when the source is
-    unreachable, the saved copy of them (or `SourceUnavailable`, saying why not)."""
-    wanted = sorted(mapped_tables(config), key=str)
-    path = snapshot_path(config)
+def load_schema(source: Source, config: Config, name: str) -> Schema:
+    """Reflect the tables mapped on source `name` and save the result; when the
+    source is unreachable, the saved copy of them (or `SourceUnavailable`, saying
+    why not)."""
+    wanted = sorted(mapped_tables(config, name), key=str)
+    path = snapshot_path(config, name)
     try:
         schema = source.reflect(tables=wanted)
     except SourceUnavailable as err:

@@ -97,7 +97,7 @@ def test_init_mapping_serves_every_awkward_table(
         assert Counter((r["a"], r["b"]) for r in rows) == truth
         assert client.get("/v1/nokey_dups/1").status_code == 404
     finally:
-        app.extensions["legacy_wrapper"].source.close()
+        app.extensions["legacy_wrapper"].close()
 
 
 def walk(client: FlaskClient, url: str) -> list[dict]:
@@ -122,7 +122,7 @@ def test_schemas_and_libraries(backend: str, demo_url: str) -> None:
         assert f"schema: {schema_name}" in text
         app = create_app(parse_config(text), no_auth=True)
         assert app.test_client().get("/v1/trikey/P1,L1,1").get_json()["qty"] == 10
-        app.extensions["legacy_wrapper"].source.close()
+        app.extensions["legacy_wrapper"].close()
     finally:
         src.close()
         engine = sa.create_engine(demo_url)

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 
-from legacy_adapters.base import Condition
-from wrapper.access import Access
+from wrapper.access import EVERYTHING, Access, RowFilter
 from wrapper.app import create_app
+from wrapper.auth.policy import Policy
+from wrapper.auth.principal import Principal
 from wrapper.demo import MAPPING
-from wrapper.query import parse_query
 
 from ..conftest import demo_config
 
@@ -40,7 +40,7 @@ def cached_mapping(storage: str = "memory://", prefix: str = "lw-cache") -> str:
 def cached_app(demo_url: str) -> Iterator[Flask]:
     app = create_app(demo_config(demo_url, cached_mapping()), no_auth=True)
     yield app
-    app.extensions["legacy_wrapper"].source.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 @contextmanager
@@ -95,17 +95,19 @@ def test_errors_are_not_cached(cached_app: Flask) -> None:
 def test_two_customers_with_identical_queries_never_share_rows(cached_app: Flask) -> None:
     state = cached_app.extensions["legacy_wrapper"]
     orders = state.mapping.resource("v1", "orders")
-    everything = state.reader.list(
-        orders, parse_query(MultiDict({"limit": "1000"}), orders, state.config.paging)
-    )["data"]
+    args = MultiDict({"limit": "1000"})
+    everything = state.read.list(orders, EVERYTHING, args, "", "/v1/orders")[0]["data"]
     a, b = sorted({o["customer_no"] for o in everything})[:2]
+    policy = Policy(state.mapping)
 
     def as_customer(customer: str) -> Access:
-        rule = (Condition("CUST_NO", "eq", customer.ljust(8)),)
-        return Access(rules={"orders": rule}, identity=f"user-{customer}")
+        caller = Principal(
+            f"user-{customer}", frozenset({"orders:read"}), {"customer_no": customer}
+        )
+        return policy.grants(caller, "v1").access
 
-    # Until authentication lands the views see everyone as EVERYTHING: call the
-    # Responder the views use with each customer's Access directly.
+    # The app serves without auth here: call the Responder the views use with each
+    # customer's Access directly.
     responder = state.respond
     with counted(cached_app) as statements:
         seen = {}
@@ -113,12 +115,10 @@ def test_two_customers_with_identical_queries_never_share_rows(cached_app: Flask
             for customer in (a, b):
                 access = as_customer(customer)
                 with cached_app.test_request_context("/v1/orders?limit=1000"):
-                    view = access.view(orders)
-                    query = parse_query(MultiDict({"limit": "1000"}), view, state.config.paging)
                     response = responder(
-                        view,
+                        orders,
                         access,
-                        lambda v=view, q=query, a=access: (state.reader.list(v, q, a), {}),
+                        lambda a=access: state.read.list(orders, a, args, "", "/v1/orders"),
                     )
                 seen[customer] = {o["customer_no"] for o in response.get_json()["data"]}
                 assert response.headers["Cache-Control"] == "private, max-age=30"
@@ -163,7 +163,7 @@ def test_concurrent_identical_requests_cause_one_legacy_query(
         assert len(statements) == 1, [m for m in metrics.splitlines() if "cache" in m]
         assert 'lw_cache_requests_total{resource="v1/orders",result="coalesced"} 15.0' in metrics
     finally:
-        app.extensions["legacy_wrapper"].source.close()
+        app.extensions["legacy_wrapper"].close()
 
 
 def test_entries_expire_after_max_age(cached_app: Flask) -> None:
@@ -183,21 +183,22 @@ def test_embedded_rows_are_part_of_the_scope(cached_app: Flask) -> None:
     state = cached_app.extensions["legacy_wrapper"]
     orders = state.mapping.resource("v1", "orders")
     url = "/v1/orders?limit=3&expand=customer"
+    args = MultiDict({"limit": "3", "expand": "customer"})
     with cached_app.test_request_context(url):
-        query = parse_query(
-            MultiDict({"limit": "3", "expand": "customer"}), orders, state.config.paging
-        )
-        first = state.reader.list(orders, query)["data"][0]["customer_no"]
-    hide = (Condition("CUST_NO", "eq", "NOBODY".ljust(8)),)
-    callers = [Access(identity="a"), Access(rules={"customers": hide}, identity="b")]
+        first = state.read.list(orders, EVERYTHING, args, "", "/v1/orders")[0]["data"][0]
+    hide = (RowFilter("customer_no", ("NOBODY",), "customer_no"),)
+    callers = [
+        Access(private=True),
+        Access(rows={"customers": hide}, scope_keys={"customers": "nobody"}, private=True),
+    ]
     customers_seen = []
     for access in callers:
         with cached_app.test_request_context(url):
             response = state.respond(
-                orders, access, lambda a=access: (state.reader.list(orders, query, a), {})
+                orders, access, lambda a=access: state.read.list(orders, a, args, "", "/v1/orders")
             )
         customers_seen.append(response.get_json()["data"][0]["customer"])
-    assert customers_seen[0]["customer_no"] == first
+    assert customers_seen[0]["customer_no"] == first["customer_no"]
     assert customers_seen[1] is None
 
 

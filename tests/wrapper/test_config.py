@@ -170,12 +170,13 @@ versions:
     assert config.limits.scopes == (("dashboards", "600/minute"),)
     assert config.limits.clients == (("reporting-svc", "50/second"),)
     assert config.cache.storage.startswith("redis://") and config.cache.wait == 2
-    assert config.resource_cache("v1", "jobs").max_age == 2
-    assert config.source.bulkhead_size == 3 and config.source.bulkhead_wait == 5.0
+    assert config.versions[0].resources[0].cache.max_age == 2
+    source = config.sources["default"]
+    assert source.bulkhead_size == 3 and source.bulkhead_wait == 5.0
     plain = parse_config(
         "source: {url: 'sqlite://'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}"
     )
-    assert not plain.limits.enabled and plain.resource_cache("v1", "j") is None
+    assert not plain.limits.enabled and plain.versions[0].resources[0].cache is None
 
 
 MINIMAL = "source: {url: 'sqlite:///x.db'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}\n"

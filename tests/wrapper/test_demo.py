@@ -55,8 +55,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, dict
                 reset_personas(config_path)}  # fmt: skip
     app = create_app(load_config(config_path))
     yield app, personas
-    app.extensions["legacy_wrapper"].source.close()
-    app.extensions["legacy_wrapper"].state.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 def test_the_auditor_holds_every_scope_and_reads_every_resource(demo: tuple[Flask, dict]) -> None:

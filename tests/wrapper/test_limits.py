@@ -1,7 +1,8 @@
 """Rate limits per client and tier, the global ceiling, IETF headers and 429 problems.
 
-Authentication is not there yet, so identities and scopes are constructed here:
-`identify` reads them from test-only headers.
+Callers are constructed here (`identify` reads them from test-only headers), so
+the limiter is tested apart from authentication (`auth/test_limits_by_client.py`
+tests them together).
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ from __future__ import annotations
 import pytest
 from flask import Flask, request
 
-from wrapper.access import Access
 from wrapper.app import create_app
+from wrapper.auth.principal import Principal
 
 from ..conftest import demo_config
 
 
-def identify() -> Access:
+def identify() -> Principal | None:
     """Names the caller from test headers (authentication's job in production)."""
     scopes = request.headers.get("X-Test-Scopes")
-    return Access(
-        identity=request.headers.get("X-Test-Identity"),
-        scopes=frozenset(scopes.split(",")) if scopes else frozenset(),
-    )
+    subject = request.headers.get("X-Test-Identity")
+    if subject is None and scopes is None:
+        return None
+    return Principal(subject or "someone", frozenset(scopes.split(",")) if scopes else frozenset())
 
 
 LIMITS = """

@@ -24,7 +24,7 @@ def narrow_app(demo_url: str):  # type: ignore[no-untyped-def]
     )
     app = create_app(demo_config(demo_url, mapping), no_auth=True)
     yield app
-    app.extensions["legacy_wrapper"].source.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 def test_a_full_bulkhead_answers_503_with_retry_after_and_recovers(narrow_app: Flask) -> None:
@@ -78,7 +78,7 @@ def test_a_slow_legacy_query_is_cut_by_the_statement_timeout(fresh_url: str) -> 
         response = app.test_client().get("/v1/slow")
         elapsed = time.monotonic() - start
     finally:
-        app.extensions["legacy_wrapper"].source.close()
+        app.extensions["legacy_wrapper"].close()
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.headers["Retry-After"]
     assert response.get_json()["detail"] == "the legacy database did not answer in time"

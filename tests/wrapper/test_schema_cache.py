@@ -78,12 +78,12 @@ def test_a_mapping_that_does_not_fit_the_saved_schema_is_refused(
 
 def test_the_saved_schema_is_the_reflected_one(demo_url: str, tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, demo_url))
-    source = open_source(config.source)
+    source = open_source(config.sources["default"])
     try:
-        schema = load_schema(source, config)
+        schema = load_schema(source, config, "default")
     finally:
         source.close()
-    path = snapshot_path(config)
+    path = snapshot_path(config, "default")
     assert path is not None and path.parent == tmp_path / ".legacy-wrapper"
     assert read_snapshot(path) == schema
     # only the mapped tables, not the rest of the database (TRIKEY, NOKEY_DUPS, ...)
@@ -96,9 +96,9 @@ def test_source_schema_cache_puts_the_copy_where_it_says(demo_url: str, tmp_path
         "statement_timeout: 5", "statement_timeout: 5\n  schema_cache: state/schema.json"
     )
     config = load_config(write_config(tmp_path, demo_url, text))
-    source = open_source(config.source)
+    source = open_source(config.sources["default"])
     try:
-        schema = load_schema(source, config)
+        schema = load_schema(source, config, "default")
     finally:
         source.close()
     assert read_snapshot(tmp_path / "state" / "schema.json") == schema

@@ -11,7 +11,6 @@ from flask import Flask, g, request
 
 from wrapper.access import Access
 from wrapper.auth.apikeys import ApiKeyError, ApiKeyVerifier
-from wrapper.auth.config import AuthConfig, IssuerConfig
 from wrapper.auth.jwks import CachedKeys, KeyProvider, StaticKeys, fetch_url, load_key_file
 from wrapper.auth.jwks import shared_secret as secret_keys
 from wrapper.auth.policy import Policy
@@ -20,10 +19,11 @@ from wrapper.auth.sealing import StateKeyError, load_state_key
 from wrapper.auth.signing import ensure_key, public_jwks
 from wrapper.auth.store import StateStore
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
+from wrapper.config.auth import AuthConfig, IssuerConfig
+from wrapper.config.protection import LimitsConfig
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
-from wrapper.protection_config import LimitsConfig
 
 
 class Guard:
@@ -72,15 +72,14 @@ class Guard:
     def authorize(self, resource: Resource, operation: str) -> Access:
         return self.policy.authorize(self.authenticate(), resource, operation)
 
-    def identify(self) -> Access:
+    def identify(self) -> Principal | None:
         """Who is calling, for rate limits: the authenticated client, or nobody in
         particular (keyed by IP) when the credentials are missing or invalid: the
         view answers those with 401 itself."""
         try:
-            principal = self.authenticate()
+            return self.authenticate()
         except Unauthorized:
-            return Access()
-        return Access(identity=principal.subject, scopes=principal.scopes)
+            return None
 
 
 def _issuer(config: IssuerConfig) -> Issuer:

@@ -1,26 +1,27 @@
 """From a caller (scopes and claims) to what it may see: scope checks and an `Access`.
 
 Default deny: an operation without declared scopes is reachable by no token.
-Row rules (`rows: {claim: customer_no}` on a field) become legacy conditions
-through the field's converter, exactly like a filter; a caller without the
-claim a rule needs is refused (403), never shown everything. Fields needing a
-scope the caller lacks are hidden, and so are relations to resources it may
-not read, so they can neither be selected, filtered, sorted nor embedded.
+Row rules stay modern: `rows: {claim: customer_no}` on a field becomes a
+`RowFilter` over that field with the claim's values, and `rows: {through:
+order}` on a resource limits it to rows whose related order is visible; the
+plan step translates both like any filter. A caller without the claim a rule
+needs (or with a claim value the field cannot hold) is refused (403), never
+shown everything. Fields needing a scope the caller lacks are hidden, and so
+are relations to resources it may not read, so they can neither be selected,
+filtered, sorted nor embedded.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from legacy_adapters.base import Condition
-from wrapper.access import Access
+from wrapper.access import Access, RowFilter
 from wrapper.auth.principal import Principal
+from wrapper.lru import LRU
+from wrapper.mapping.converters import ConversionError
 from wrapper.mapping.model import Mapping, Resource, VersionMapping
-from wrapper.problems import Forbidden, InsufficientScope, InvalidParameter
-from wrapper.query import Filter
-from wrapper.translate import translate_filter
+from wrapper.problems import Forbidden, InsufficientScope
 
 EMBED_OPERATION = "list"  # embedding a relation needs the target's list scopes
 
@@ -54,9 +55,21 @@ class Policy:
                 if f.rows
             }
         )
-        self.cache_size = cache_size
-        self._cache: dict[tuple[Any, ...], Grants] = {}
-        self._lock = threading.Lock()
+        self.field_scopes = sorted(
+            {
+                s
+                for v in mapping.versions.values()
+                for r in v.resources.values()
+                for s in (
+                    *(f.scope for f in r.fields if f.scope),
+                    *(f.rows.unless_scope for f in r.fields if f.rows and f.rows.unless_scope),
+                    *((r.through.unless_scope,) if r.through and r.through.unless_scope else ()),
+                    *r.scopes.get(EMBED_OPERATION, ()),
+                )
+            }
+        )
+        self._grants: LRU[tuple[Any, ...], Grants] = LRU(cache_size)
+        self._views: LRU[tuple[Any, ...], Resource] = LRU(1024)
 
     def authorize(self, principal: Principal, resource: Resource, operation: str) -> Access:
         required = resource.scopes.get(operation, ())
@@ -77,32 +90,29 @@ class Policy:
         return grants.access
 
     def grants(self, principal: Principal, version: str) -> Grants:
+        """Callers with the same relevant scopes and claims share one `Grants`."""
         claims = principal.claims
         key = (
             version,
-            principal.subject,
-            principal.scopes,
+            principal.scopes & frozenset(self.field_scopes),
             tuple(_freeze(claims.get(n)) for n in self.claim_names),
         )
-        found = self._cache.get(key)
+        found = self._grants.get(key)
         if found is None:
-            found = self._build(principal, self.mapping.versions[version])
-            with self._lock:
-                if len(self._cache) >= self.cache_size:
-                    self._cache.clear()
-                self._cache[key] = found
+            found = self._grants.put(key, self._build(principal, self.mapping.versions[version]))
         return found
 
     def _build(self, principal: Principal, version: VersionMapping) -> Grants:
         scopes = principal.scopes
-        rules: dict[str, tuple[Condition, ...]] = {}
+        rows: dict[str, tuple[RowFilter, ...]] = {}
         denied: dict[str, str] = {}
         for res in version.resources.values():
-            conditions, reason = _row_conditions(res, principal)
+            filters, reason = _row_filters(res, principal)
             if reason:
                 denied[res.name] = reason
-            elif conditions:
-                rules[res.name] = conditions
+            elif filters:
+                rows[res.name] = filters
+        through = _through(version, scopes, rows, denied)
 
         def readable(target: Resource) -> bool:
             needed = target.scopes.get(EMBED_OPERATION)
@@ -114,14 +124,25 @@ class Policy:
             names |= {r.name for r in res.relations if not readable(version.resources[r.target])}
             if names:
                 hidden[res.name] = frozenset(names)
-        return Grants(
-            Access(rules=rules, hidden=hidden, identity=principal.subject, scopes=principal.scopes),
-            denied,
-        )
+        views = {name: self._view(version.resources[name], h) for name, h in hidden.items()}
+        keys = {
+            res.name: key
+            for res in version.resources.values()
+            if (key := _scope_key(version, res.name, rows, through, hidden))
+        }
+        access = Access(rows, frozenset(through), hidden, views, keys, private=True)
+        return Grants(access, denied)
+
+    def _view(self, resource: Resource, hidden: frozenset[str]) -> Resource:
+        key = (resource.version, resource.name, hidden)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views.put(key, resource.view(hidden))
+        return view
 
 
-def _row_conditions(res: Resource, principal: Principal) -> tuple[tuple[Condition, ...], str]:
-    conditions: list[Condition] = []
+def _row_filters(res: Resource, principal: Principal) -> tuple[tuple[RowFilter, ...], str]:
+    filters: list[RowFilter] = []
     for field in res.fields:
         rule = field.rows
         if rule is None or (rule.unless_scope and rule.unless_scope in principal.scopes):
@@ -133,10 +154,63 @@ def _row_conditions(res: Resource, principal: Principal) -> tuple[tuple[Conditio
                 f"the credentials carry no usable {rule.claim!r} claim, "
                 f"which every {res.name} row requires"
             )
-        texts = tuple(str(v) for v in values)
-        op = "eq" if len(texts) == 1 else "in"
+        texts = tuple(dict.fromkeys(str(v) for v in values))
         try:
-            conditions += translate_filter(res, Filter(field.name, op, texts, rule.claim))
-        except InvalidParameter:
+            for text in texts:
+                field.converter.parse(text)
+        except ConversionError:
             return (), f"the {rule.claim!r} claim does not fit {res.name}.{field.name}"
-    return tuple(conditions), ""
+        filters.append(RowFilter(field.name, texts, rule.claim))
+    return tuple(filters), ""
+
+
+def _through(
+    version: VersionMapping,
+    scopes: frozenset[str],
+    rows: dict[str, tuple[RowFilter, ...]],
+    denied: dict[str, str],
+) -> set[str]:
+    """The resources whose `through` rule limits this caller: the rule applies
+    (no `unless_scope` held) and the related resource is itself limited. A
+    resource whose related resource is refused is refused too."""
+    limited: set[str] = set()
+    changed = True
+    while changed:  # rules may chain (lines -> orders -> customers)
+        changed = False
+        for res in version.resources.values():
+            rule = res.through
+            if rule is None or res.name in limited or res.name in denied:
+                continue
+            if rule.unless_scope and rule.unless_scope in scopes:
+                continue
+            relation = res.relation(rule.relation)
+            assert relation is not None
+            target = relation.target
+            if target in denied:
+                denied[res.name] = denied[target]
+                changed = True
+            elif target in rows or target in limited:
+                limited.add(res.name)
+                changed = True
+    return limited
+
+
+def _scope_key(
+    version: VersionMapping,
+    name: str,
+    rows: dict[str, tuple[RowFilter, ...]],
+    through: set[str],
+    hidden: dict[str, frozenset[str]],
+) -> str:
+    parts: list[Any] = []
+    while True:
+        parts.append((name, rows.get(name, ()), sorted(hidden.get(name, ()))))
+        if name not in through:
+            break
+        res = version.resources[name]
+        relation = res.relation(res.through.relation)  # type: ignore[union-attr]
+        assert relation is not None
+        name = relation.target
+    if all(not r and not h for _, r, h in parts) and len(parts) == 1:
+        return ""
+    return repr([(n, [(f.field, f.values) for f in r], h) for n, r, h in parts])

@@ -27,13 +27,13 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Blueprint, Flask, Response, current_app, request
 from joserfc.jwk import KeySet
 
-from wrapper.auth.config import AuthConfig
 from wrapper.auth.sealing import StateKey
 from wrapper.auth.signing import Signer, public_jwks
 from wrapper.auth.store import ClientRecord, Grant, StateStore, digest
+from wrapper.config.auth import AuthConfig
+from wrapper.config.protection import LimitsConfig
 from wrapper.limits import KeyedLimits, ietf_fields
 from wrapper.problems import RateLimited, handle_problem
-from wrapper.protection_config import LimitsConfig
 from wrapper.resources import json_response
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

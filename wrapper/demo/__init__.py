@@ -37,9 +37,9 @@ PERSONAS = (
     ("floor supervisor WC03", "jobs:read", {"work_center": "WC03"}, "jobs of work centre WC03"),
     (
         "customer portal C0001005",
-        "orders:read customers:read",
+        "orders:read order_lines:read customers:read",
         {"customer_no": "C0001005"},
-        "orders and customer record of C0001005, without prices",
+        "orders, their lines and the customer record of C0001005, without prices",
     ),
     ("plant auditor", ALL_SCOPES, {}, "every resource, field and row"),
 )

@@ -6,9 +6,11 @@
   legacy value(s) that mean it: `"running"` -> `("RN",)`, `"2026-01-01"` ->
   `(20260101,)`. Several legacy values can mean one modern value (`Y` and `y`
   both mean true), so it returns a tuple.
-- `operators` are the filter operators a converter can translate faithfully.
-  A `YYYYMMDD` integer keeps date order, so ranges work; an `MMDDYY` value does
-  not, so it only allows equality.
+- `capabilities` say which kinds of filter a converter can translate
+  faithfully (`equality`, `order`, `pattern`, `null`); the operators registry
+  (`wrapper/operators.py`) turns them into operators. A `YYYYMMDD` integer keeps
+  date order, so ranges work; an `MMDDYY` value does not, so it only allows
+  equality.
 - `null_values` are legacy sentinels that mean "no value" (a date of 0).
 """
 
@@ -24,10 +26,11 @@ from typing import Any
 import orjson
 
 from legacy_adapters.base import ColumnInfo
+from wrapper.operators import Capability, operators_for
 
-EQUALITY = frozenset({"eq", "ne", "in", "isnull"})
-ORDERED = EQUALITY | {"lt", "lte", "gt", "gte"}
-TEXT = ORDERED | {"like", "startswith"}
+EQUALITY: frozenset[Capability] = frozenset({"equality", "null"})
+ORDERED: frozenset[Capability] = EQUALITY | {"order"}
+TEXT: frozenset[Capability] = ORDERED | {"pattern"}
 
 
 class ConversionError(ValueError):
@@ -40,13 +43,18 @@ class MappingSpecError(ValueError):
 
 class Converter:
     kind = "value"
-    operators: frozenset[str] = EQUALITY
+    capabilities: frozenset[Capability] = EQUALITY
     null_values: tuple[Any, ...] = ()
     sortable = True
     # How row renderers may inline `render`: an expression on `{v}` (None: call it),
     # and whether results may be memoized (pure, on values that repeat).
     inline: str | None = None
     memoize = False
+
+    @property
+    def operators(self) -> frozenset[str]:
+        """The filter operators this converter can translate faithfully."""
+        return operators_for(self.capabilities)
 
     def render(self, value: Any) -> Any:
         return value
@@ -65,7 +73,7 @@ class StringConverter(Converter):
     """Text; CHAR(n) padding trimmed on the way out and restored on the way in."""
 
     kind = "string"
-    operators = TEXT
+    capabilities = TEXT
 
     def __init__(self, *, trim: bool, pad_to: int | None, empty_as_null: bool = False) -> None:
         self.trim = trim
@@ -90,9 +98,6 @@ class StringConverter(Converter):
                 raise ConversionError(f"is longer than the field's {self.pad_to} characters")
             text = text.ljust(self.pad_to)
         return (text,)
-
-    def pattern_text(self, text: str) -> str:
-        return text
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "string"}
@@ -134,7 +139,7 @@ class BytesConverter(Converter):
     """Opaque binary data as base64; it can only be tested for null."""
 
     kind = "bytes"
-    operators = frozenset({"isnull"})
+    capabilities: frozenset[Capability] = frozenset({"null"})
     sortable = False
 
     def render(self, value: Any) -> Any:
@@ -154,7 +159,7 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1
 
 class IntegerConverter(Converter):
     kind = "integer"
-    operators = ORDERED
+    capabilities = ORDERED
 
     def __init__(self, *, exact: bool = False) -> None:
         if exact:  # the driver already returns int for this column
@@ -183,7 +188,7 @@ class NumberConverter(Converter):
     """NUMERIC/DECIMAL/FLOAT columns; exact decimals stay exact in the JSON text."""
 
     kind = "number"
-    operators = ORDERED
+    capabilities = ORDERED
 
     def render(self, value: Any) -> Any:
         if value is None or isinstance(value, int | float):
@@ -208,7 +213,7 @@ class ImpliedDecimalConverter(Converter):
     memoize = True
 
     kind = "decimal"
-    operators = ORDERED
+    capabilities = ORDERED
 
     def __init__(self, scale: int, *, storage: str = "int") -> None:
         if not isinstance(scale, int) or not 0 <= scale <= 18:
@@ -256,7 +261,7 @@ class BooleanConverter(Converter):
     memoize = True
 
     kind = "boolean"
-    operators = frozenset({"eq", "ne", "isnull"})
+    capabilities = EQUALITY
 
     def __init__(
         self, true_values: Sequence[Any], false_values: Sequence[Any], pad_to: int | None
@@ -388,7 +393,7 @@ class LegacyDateConverter(_DigitsConverter):
         self.fmt = fmt
         self._split, self._join, width, keeps_order = _DATE_FORMATS[fmt]
         # Fixed-width zero-padded digits sort like the numbers they spell.
-        self.operators = ORDERED if keeps_order else EQUALITY
+        self.capabilities = ORDERED if keeps_order else EQUALITY
         super().__init__(width, storage, null_values)
 
     def render(self, value: Any) -> Any:
@@ -417,7 +422,7 @@ class LegacyTimeConverter(_DigitsConverter):
     """Times stored as `HHMMSS` (or `HHMM`) digits <-> `"14:30:00"`."""
 
     kind = "time"
-    operators = ORDERED
+    capabilities = ORDERED
 
     def __init__(self, fmt: str, *, storage: str, null_values: Sequence[Any] = ()) -> None:
         if fmt not in ("HHMMSS", "HHMM"):
@@ -464,7 +469,7 @@ _OFFSET = "(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 class NativeTemporalConverter(Converter):
     """SQL DATE, TIME and TIMESTAMP columns as ISO 8601."""
 
-    operators = ORDERED
+    capabilities = ORDERED
 
     def __init__(self, kind: str) -> None:
         self.kind = kind

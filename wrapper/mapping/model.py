@@ -7,15 +7,20 @@ built once at start (`build_mapping`) and never changes while serving.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
 from legacy_adapters.base import Schema, TableInfo, TableRef
-from wrapper.config import Config, ConfigError, ResourceConfig, RowRuleConfig, VersionConfig
+from wrapper.config import (
+    Config,
+    ConfigError,
+    ResourceCacheConfig,
+    ResourceConfig,
+    RowRuleConfig,
+    VersionConfig,
+)
 from wrapper.mapping.converters import Converter, MappingSpecError, build_converter
-from wrapper.mapping.rendering import compile_renderer
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,13 @@ class Relation:
 
 @dataclass(frozen=True)
 class Resource:
+    """A resource of one API version, or one caller's view of it (`view`): the view
+    leaves out the fields and relations in `hidden`. Immutable; nothing in it is
+    filled in while serving (planner and renderer keep their own bounded caches)."""
+
     name: str
     version: str
+    source: str  # the name of the legacy source it reads
     table: TableRef
     fields: tuple[Field, ...]
     key: tuple[str, ...]  # field names; empty: list-only
@@ -52,57 +62,43 @@ class Resource:
     relations: tuple[Relation, ...] = ()
     description: str | None = None
     scopes: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # op -> scopes
+    cache: ResourceCacheConfig | None = None
+    through: ThroughRule | None = None  # rows visible where a related row is
+    hidden: frozenset[str] = frozenset()  # what this view leaves out of the resource
     by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_name.update({f.name: f for f in self.fields})
 
-    def without(self, hidden: frozenset[str]) -> Resource:
+    @property
+    def shape_key(self) -> tuple[str, str, frozenset[str]]:
+        """Identifies this resource or view for caches of planned and rendered shapes."""
+        return (self.version, self.name, self.hidden)
+
+    def view(self, hidden: frozenset[str]) -> Resource:
         """A copy without the `hidden` fields and relations (and relations that need
-        hidden fields), cached."""
-        views = self._views
-        view = views.get(hidden)
-        if view is None:
-            view = replace(
-                self,
-                fields=tuple(f for f in self.fields if f.name not in hidden),
-                relations=tuple(
-                    r for r in self.relations if r.name not in hidden and not set(r.local) & hidden
-                ),
-                by_name={},
-            )
-            views[hidden] = view
-        return view
+        hidden fields)."""
+        return replace(
+            self,
+            fields=tuple(f for f in self.fields if f.name not in hidden),
+            relations=tuple(
+                r for r in self.relations if r.name not in hidden and not set(r.local) & hidden
+            ),
+            hidden=self.hidden | hidden,
+            by_name={},
+        )
 
     def relation(self, name: str) -> Relation | None:
         return next((r for r in self.relations if r.name == name), None)
 
-    @cached_property
-    def _views(self) -> dict[frozenset[str], Resource]:
-        return {}
 
-    @cached_property
-    def layouts(self) -> dict[Any, Any]:
-        """Row layouts of query shapes, filled by the translate step."""
-        return {}
+@dataclass(frozen=True)
+class ThroughRule:
+    """Rows of a resource are visible where its `relation`'s target row is visible,
+    unless the caller holds `unless_scope`."""
 
-    @cached_property
-    def _renderers(self) -> dict[tuple[str, ...], Callable[[tuple[Any, ...]], dict[str, Any]]]:
-        return {}
-
-    def renderer(
-        self, names: tuple[str, ...], positions: tuple[int, ...]
-    ) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
-        """A row -> JSON-ready dict function for these fields at these row positions,
-        compiled once per distinct field selection (see `rendering`)."""
-        cache_key = (*names, *map(str, positions))
-        fn = self._renderers.get(cache_key)
-        if fn is None:
-            fn = compile_renderer(
-                [(n, p, self.by_name[n].converter) for n, p in zip(names, positions, strict=True)]
-            )
-            self._renderers[cache_key] = fn
-        return fn
+    relation: str
+    unless_scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,25 +118,34 @@ class Mapping:
         return v.resources.get(name) if v else None
 
 
-def mapped_tables(config: Config) -> set[TableRef]:
-    """The tables the configuration uses: the only ones reflected at serve time."""
-    return {TableRef(r.table, r.schema) for v in config.versions for r in v.resources}
+def mapped_tables(config: Config, source: str) -> set[TableRef]:
+    """The tables of `source` the configuration uses: the only ones reflected at serve time."""
+    return {
+        TableRef(r.table, r.schema)
+        for v in config.versions
+        for r in v.resources
+        if r.source == source
+    }
 
 
-def build_mapping(config: Config, schema: Schema) -> Mapping:
-    """Check the configuration against the schema; raise ConfigError naming every problem."""
+def build_mapping(config: Config, schemas: MappingOf[str, Schema]) -> Mapping:
+    """Check the configuration against each source's schema; raise ConfigError naming
+    every problem."""
     problems: list[str] = []
-    versions = {v.name: _version(config, v, schema, problems) for v in config.versions}
+    versions = {v.name: _version(config, v, schemas, problems) for v in config.versions}
     if problems:
         raise ConfigError(problems)
     return Mapping(versions)
 
 
 def _version(
-    config: Config, version: VersionConfig, schema: Schema, problems: list[str]
+    config: Config, version: VersionConfig, schemas: MappingOf[str, Schema], problems: list[str]
 ) -> VersionMapping:
     resources: dict[str, Resource] = {}
     for rc in version.resources:
+        schema = schemas.get(rc.source or "")
+        if schema is None:
+            continue  # the configuration names no such source (reported while parsing)
         res = _resource(config, version.name, rc, schema, problems)
         if res is not None:
             resources[rc.name] = res
@@ -152,7 +157,56 @@ def _version(
             if (rel := _relation(config, version.name, res, relc, resources, problems))
         )
         resources[res.name] = replace(res, relations=relations, by_name={})
+    for res in list(resources.values()):
+        rc = next(r for r in version.resources if r.name == res.name)
+        if rc.rows is not None:
+            through = _through(config, version.name, res, rc, resources, problems)
+            resources[res.name] = replace(res, through=through, by_name={})
+    _refuse_through_cycles(config, version, resources, problems)
     return VersionMapping(version.name, version.title, version.description, resources)
+
+
+def _through(
+    config: Config,
+    version: str,
+    res: Resource,
+    rc: ResourceConfig,
+    resources: dict[str, Resource],
+    problems: list[str],
+) -> ThroughRule | None:
+    assert rc.rows is not None
+    where = f"{config.filename}:{rc.rows.line}: versions.{version}.resources.{res.name}.rows"
+    relation = res.relation(rc.rows.relation)
+    if relation is None:
+        known = ", ".join(r.name for r in res.relations) or "none"
+        problems.append(f"{where}.through: no relation {rc.rows.relation!r} (relations: {known})")
+        return None
+    target = resources[relation.target]
+    if target.source != res.source:
+        problems.append(
+            f"{where}.through: {relation.target} is read from another source; a row rule "
+            "can only follow a relation within one legacy database"
+        )
+        return None
+    return ThroughRule(relation.name, rc.rows.unless_scope)
+
+
+def _refuse_through_cycles(
+    config: Config, version: VersionConfig, resources: dict[str, Resource], problems: list[str]
+) -> None:
+    for start in resources.values():
+        seen, current = {start.name}, start
+        while current.through is not None:
+            relation = current.relation(current.through.relation)
+            assert relation is not None
+            current = resources[relation.target]
+            if current.name in seen:
+                problems.append(
+                    f"{config.filename}: versions.{version.name}.resources.{start.name}.rows: "
+                    f"row rules that follow relations go round in a circle ({current.name})"
+                )
+                break
+            seen.add(current.name)
 
 
 def _resource(
@@ -181,7 +235,7 @@ def _resource(
         except MappingSpecError as err:
             problems.append(f"{where}.convert: {err}")
             continue
-        ops = conv.operators | ({"startswith"} if "like" in conv.operators else set())
+        ops = conv.operators
         if fc.filter is True:
             filter_ops = frozenset(ops)
         elif fc.filter is False:
@@ -216,6 +270,7 @@ def _resource(
     return Resource(
         name=rc.name,
         version=version,
+        source=rc.source or "",
         table=ref,
         fields=tuple(fields),
         key=key,
@@ -223,6 +278,7 @@ def _resource(
         unique_tiebreak=unique,
         description=rc.description,
         scopes=dict(rc.scopes),
+        cache=rc.cache,
     )
 
 

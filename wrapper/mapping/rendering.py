@@ -11,9 +11,13 @@ amounts) go through a bounded memo, anything else calls the converter.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wrapper.lru import LRU
 from wrapper.mapping.converters import Converter
+
+if TYPE_CHECKING:
+    from wrapper.mapping.model import Resource
 
 Renderer = Callable[[Sequence[Any]], dict[str, Any]]
 MEMO_SIZE = 65_536
@@ -61,3 +65,23 @@ def compile_renderer(fields: Sequence[tuple[str, int, Converter]]) -> Renderer:
     source = "\n".join(["def render(row):", *body, "    return {" + ", ".join(items) + "}"])
     exec(compile(source, "<row renderer>", "exec"), env)
     return env["render"]
+
+
+class Renderers:
+    """Compiled renderers per (resource view, field selection, row positions), kept in
+    a bounded LRU: callers choose `fields=` freely, memory does not grow with it."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._cache: LRU[tuple[Any, ...], Renderer] = LRU(size)
+
+    def get(
+        self, resource: Resource, names: tuple[str, ...], positions: tuple[int, ...]
+    ) -> Renderer:
+        key = (resource.shape_key, names, positions)
+        render = self._cache.get(key)
+        if render is None:
+            fields = [
+                (n, p, resource.by_name[n].converter) for n, p in zip(names, positions, strict=True)
+            ]
+            render = self._cache.put(key, compile_renderer(fields))
+        return render

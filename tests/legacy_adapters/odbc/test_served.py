@@ -50,8 +50,7 @@ def apps(
     yield pair
     _TOKENS.clear()
     for app in pair:
-        app.extensions["legacy_wrapper"].source.close()
-        app.extensions["legacy_wrapper"].state.close()
+        app.extensions["legacy_wrapper"].close()
 
 
 EVERYTHING = (
@@ -72,7 +71,7 @@ def _get(
     body = response.get_json()
     if not sealed and isinstance(body, dict) and body.get("next_cursor"):
         # Cursors are sealed with each deployment's own key: compare what they say.
-        body["next_cursor"] = app.extensions["legacy_wrapper"].reader.cursors.unseal(
+        body["next_cursor"] = app.extensions["legacy_wrapper"].read.reader.cursors.unseal(
             body["next_cursor"]
         )
     return response.status_code, body

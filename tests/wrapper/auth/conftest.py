@@ -132,8 +132,7 @@ def auth_app(demo_url: str, idp: Idp, tmp_path_factory: pytest.TempPathFactory) 
     text = text.replace("url: sqlite:///plant.db", f'url: "{demo_url}"')
     app = create_app(parse_config(text, filename="demo.yaml"))
     yield app
-    app.extensions["legacy_wrapper"].source.close()
-    app.extensions["legacy_wrapper"].state.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 class Tokens:

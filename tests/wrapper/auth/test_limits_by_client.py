@@ -36,5 +36,4 @@ def test_each_client_has_its_own_limit_and_scope_tier(demo_url: str, idp, tmp_pa
         assert int(refused.headers["Retry-After"]) > 0
         assert "RateLimit" in refused.headers
     finally:
-        app.extensions["legacy_wrapper"].source.close()
-        app.extensions["legacy_wrapper"].state.close()
+        app.extensions["legacy_wrapper"].close()

@@ -163,8 +163,7 @@ def test_malformed_credentials_count_against_the_address(
         )
         assert other.status_code == 401  # another address has its own count
     finally:
-        app.extensions["legacy_wrapper"].source.close()
-        app.extensions["legacy_wrapper"].state.close()
+        app.extensions["legacy_wrapper"].close()
 
 
 # ------------------------------------------------------------------ property-based

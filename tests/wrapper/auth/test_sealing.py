@@ -38,8 +38,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def start(config_path: Path) -> Flask:
     app = create_app(load_config(config_path))
-    app.extensions["legacy_wrapper"].source.close()
-    app.extensions["legacy_wrapper"].state.close()
+    app.extensions["legacy_wrapper"].close()
     return app
 
 

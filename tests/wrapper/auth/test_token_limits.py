@@ -36,8 +36,7 @@ def make_app(tmp_path: Path):
 
     yield make
     for app in apps:
-        app.extensions["legacy_wrapper"].source.close()
-        app.extensions["legacy_wrapper"].state.close()
+        app.extensions["legacy_wrapper"].close()
 
 
 def client(app: Flask, name: str) -> tuple[str, str]:

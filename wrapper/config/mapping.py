@@ -1,50 +1,9 @@
-"""The configuration file: parsed and validated once at start into frozen objects.
+"""The `paging:` and `versions:` sections: the API versions, their resources,
+fields, relations, scopes, row rules and per-resource cache settings.
 
-Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
-
-    source:
-      url: sqlite:///plant.db          # any SQLAlchemy URL
-      read_only: true                  # default
-      pool_size: 5
-      pool_timeout: 5                  # seconds to wait for a free connection
-      statement_timeout: 10            # seconds a legacy query may run
-      max_concurrent: 5                # bulkhead: queries at once per process (default pool_size)
-      queue_timeout: 5                 # seconds a caller waits for a slot, then 503 (pool_timeout)
-    paging: {default_limit: 50, max_limit: 1000}
-    limits:                            # absent: no rate limits
-      storage: memory://               # redis://127.0.0.1:6379/0 when several workers serve
-      strategy: fixed-window           # or moving-window, sliding-window-counter
-      default: 600/minute              # per client (identity, else client IP)
-      global: 6000/minute              # all clients together
-      scopes: {dashboards: 6000/minute}  # tiers by token scope (most generous wins)
-      clients: {reporting-svc: 20000/minute}  # tiers by identity (before scopes)
-    cache:                             # the shared response cache and its request coalescing
-      storage: memory://               # redis://... when several workers or hosts serve
-      wait: 5                          # seconds identical requests wait for the first one
-    state: wrapper-state.db            # the wrapper's own database (SQLite path or URL);
-                                       # default: wrapper-state.db next to this file
-    public_url: https://api.example.com  # links start here (default: relative links)
-    cors: {origins: [https://portal.example.com], max_age: 600}  # see wrapper/web_config.py
-    versions:
-      v1:
-        title: Plant API
-        public_url: ...                # and cors: per version, replacing the top-level ones
-        resources:
-          jobs:
-            table: JOBSCHED
-            schema: null               # PostgreSQL/SQL Server schema, DB2 library
-            key: [job_id]              # default: the table's primary key
-            scopes: jobs:read          # or {list: [...], item: [...]}; none: no token reaches it
-            fields:
-              job_id: JOB_NO           # shorthand: the column, converter inferred
-              status: {column: STAT, convert: {enum: {RN: running}}, filter: true, sort: true}
-              work_center: {column: WRK_CTR, rows: {claim: work_center, unless_scope: jobs:all}}
-              cost: {column: COST, scope: jobs:cost}   # hidden without that scope
-            relations:
-              order: {resource: orders, on: {order_id: order_id}, many: false}
-    auth: {...}                        # see wrapper/auth/config.py
-
-Nothing here reads the environment or the file again after `load_config`.
+Row rules are declared where they belong: on a field (`rows: {claim:
+customer_no}`: only rows whose field equals the caller's claim) or on a resource
+(`rows: {through: order}`: only rows whose related `order` the caller may see).
 """
 
 from __future__ import annotations
@@ -52,58 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
+from wrapper.config.located import Located, Problems, section, typed, unknown_keys
+from wrapper.config.protection import ResourceCacheConfig, parse_resource_cache
+from wrapper.config.web import CorsConfig, parse_cors, parse_public_url
+from wrapper.operators import CONTROL_PARAMETERS, OPERATORS
 
-from wrapper.auth.config import AuthConfig, parse_auth, state_url
-from wrapper.protection_config import (
-    CacheConfig,
-    LimitsConfig,
-    ResourceCacheConfig,
-    parse_cache,
-    parse_limits,
-    parse_resource_cache,
-)
-from wrapper.web_config import CorsConfig, parse_cors, parse_public_url
-from wrapper.yaml_source import Located, Problems, load_yaml, section, typed, unknown_keys
-
-CONTROL_PARAMETERS = frozenset({"limit", "sort", "fields", "cursor", "expand", "count"})
 OPERATIONS = ("list", "item")
 SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
-OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "startswith", "isnull")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^v[0-9]+$")
-DEFAULT_STATE = "wrapper-state.db"
-
-
-class ConfigError(Exception):
-    """Raised with every problem found, each prefixed with its file and line."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    url: str
-    read_only: bool = True
-    pool_size: int = 5
-    pool_timeout: float = 5.0
-    statement_timeout: float | None = 10.0
-    max_concurrent: int | None = None  # bulkhead size; None: pool_size
-    queue_timeout: float | None = None  # bulkhead wait; None: pool_timeout
-    schema_cache: str | None = None  # where the reflected schema is saved (schema_cache.py)
-
-    @property
-    def bulkhead_size(self) -> int:
-        return self.max_concurrent or self.pool_size
-
-    @property
-    def bulkhead_wait(self) -> float:
-        return self.queue_timeout if self.queue_timeout is not None else self.pool_timeout
+_RESOURCE_KEYS = {
+    "table", "schema", "source", "key", "fields", "relations", "description", "scopes",
+    "cache", "rows",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -134,6 +56,16 @@ class RowRuleConfig:
 
 
 @dataclass(frozen=True)
+class ThroughRuleConfig:
+    """`rows: {through: order, unless_scope: orders:all}` on a resource: its rows are
+    visible where the related `order` is (the target's own row rules apply)."""
+
+    relation: str
+    unless_scope: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class RelationConfig:
     name: str
     resource: str
@@ -154,6 +86,8 @@ class ResourceConfig:
     line: int
     scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # operation -> scopes
     cache: ResourceCacheConfig | None = None
+    source: str | None = None  # the source it reads; None: the only one
+    rows: ThroughRuleConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -166,171 +100,7 @@ class VersionConfig:
     cors: CorsConfig | None = None  # None: the top-level cors
 
 
-@dataclass(frozen=True)
-class StateConfig:
-    """The wrapper's own database (clients, keys, cursor keys), never the legacy one."""
-
-    url: str  # SQLAlchemy URL; `sqlite://` (in memory) for a configuration without a file
-
-
-@dataclass(frozen=True)
-class Config:
-    source: SourceConfig
-    paging: PagingConfig
-    versions: tuple[VersionConfig, ...]
-    filename: str = "<config>"
-    base_dir: Path = Path(".")
-    auth: AuthConfig | None = None  # None: only serveable with the explicit no-auth mode
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
-    cache: CacheConfig = field(default_factory=CacheConfig)
-    state: StateConfig = field(default_factory=lambda: StateConfig("sqlite://"))
-    public_url: str | None = None  # None: relative links
-    cors: CorsConfig = field(default_factory=CorsConfig)
-
-    def version_public_url(self, version: str) -> str | None:
-        found = next((v for v in self.versions if v.name == version), None)
-        return found.public_url if found and found.public_url else self.public_url
-
-    def version_cors(self, version: str) -> CorsConfig:
-        found = next((v for v in self.versions if v.name == version), None)
-        return found.cors if found and found.cors is not None else self.cors
-
-    def resource_cache(self, version: str, resource: str) -> ResourceCacheConfig | None:
-        for v in self.versions:
-            if v.name == version:
-                for r in v.resources:
-                    if r.name == resource:
-                        return r.cache
-        return None
-
-
-def load_config(path: str | Path) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError([f"{path}: cannot read the configuration file: {err.strerror}"]) from None
-    return parse_config(text, filename=str(path), base_dir=path.parent)
-
-
-def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None = None) -> Config:
-    """`base_dir` is where relative paths start (the file's folder); without it the
-    state database defaults to memory, since there is no folder to keep it in."""
-    try:
-        raw = load_yaml(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f"{mark.line + 1}" if mark else "?"
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError([f"{filename}:{line}: not valid YAML: {problem}"]) from None
-    problems = Problems(filename)
-    if not isinstance(raw, Located):
-        raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
-    unknown_keys(raw, set(_SECTIONS), "", problems)
-    source = _source(raw, problems)
-    paging = _paging(raw, problems)
-    limits = parse_limits(raw, problems)
-    cache = parse_cache(raw, problems)
-    versions = _versions(raw, problems)
-    folder = base_dir if base_dir is not None else Path(".")
-    state = _state(raw, base_dir, problems)
-    auth = parse_auth(raw, folder, problems, default_state=state.url) if "auth" in raw else None
-    if auth is not None and auth.state != state.url:
-        if "state" in raw:
-            problems.at(
-                raw, "state", "state", "auth.state names another database; keep only `state`"
-            )
-        else:  # an existing configuration: auth.state is the wrapper's state database
-            state = StateConfig(auth.state)
-    public_url = parse_public_url(raw, "", problems)
-    cors = parse_cors(raw, "", problems) or CorsConfig()
-    if problems:
-        raise ConfigError(problems.items)
-    assert source is not None
-    return Config(
-        source,
-        paging,
-        versions,
-        filename=filename,
-        base_dir=folder,
-        auth=auth,
-        limits=limits,
-        cache=cache,
-        state=state,
-        public_url=public_url,
-        cors=cors,
-    )
-
-
-_SECTIONS = (
-    "source", "paging", "limits", "cache", "versions", "auth", "state", "public_url", "cors"
-)  # fmt: skip
-
-
-# ---------------------------------------------------------------------------- sections
-
-
-def _state(raw: Located, base_dir: Path | None, problems: Problems) -> StateConfig:
-    """`state: path-or-URL` or `state: {url: ...}`; default `wrapper-state.db` next to
-    the configuration file."""
-    node = raw.get("state")
-    if isinstance(node, Located):
-        unknown_keys(node, {"url"}, "state", problems)
-        node = node.get("url")
-    if node is None:
-        if base_dir is None:
-            return StateConfig("sqlite://")
-        return StateConfig(state_url(DEFAULT_STATE, base_dir))
-    if not isinstance(node, str) or not node:
-        problems.at(raw, "state", "state", "a SQLite file path or a SQLAlchemy URL")
-        return StateConfig("sqlite://")
-    return StateConfig(state_url(node, base_dir if base_dir is not None else Path(".")))
-
-
-def _source(raw: Located, problems: Problems) -> SourceConfig | None:
-    node = raw.get("source")
-    if not isinstance(node, Located):
-        problems.at(raw, "source", "source", "a mapping with at least `url` is required")
-        return None
-    unknown_keys(
-        node,
-        {
-            "url",
-            "read_only",
-            "pool_size",
-            "pool_timeout",
-            "statement_timeout",
-            "max_concurrent",
-            "queue_timeout",
-            "schema_cache",
-        },
-        "source",
-        problems,
-    )
-    url = typed(node, "url", str, "source", problems)
-    if not url:
-        problems.at(node, "url", "source.url", "a SQLAlchemy URL is required")
-    values: dict[str, Any] = {"url": url or ""}
-    if "schema_cache" in node:
-        values["schema_cache"] = typed(node, "schema_cache", str, "source", problems)
-    for key, kind in (
-        ("read_only", bool),
-        ("pool_size", int),
-        ("pool_timeout", (int, float)),
-        ("statement_timeout", (int, float)),
-        ("max_concurrent", int),
-        ("queue_timeout", (int, float)),
-    ):
-        if key in node:
-            value = typed(node, key, kind, "source", problems)
-            if value is not None:
-                if kind is not bool and value <= 0:
-                    problems.at(node, key, f"source.{key}", "must be greater than 0")
-                values[key] = value
-    return SourceConfig(**values)
-
-
-def _paging(raw: Located, problems: Problems) -> PagingConfig:
+def parse_paging(raw: Located, problems: Problems) -> PagingConfig:
     node = section(raw, "paging", problems)
     if node is None:
         return PagingConfig()
@@ -342,7 +112,7 @@ def _paging(raw: Located, problems: Problems) -> PagingConfig:
     return PagingConfig(default, maximum)
 
 
-def _versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
+def parse_versions(raw: Located, problems: Problems) -> tuple[VersionConfig, ...]:
     node = raw.get("versions")
     if not isinstance(node, Located) or not node:
         problems.at(raw, "versions", "versions", "at least one API version (v1) is required")
@@ -394,7 +164,7 @@ def _resource(
         return None
     unknown_keys(
         body,
-        {"table", "schema", "key", "fields", "relations", "description", "scopes", "cache"},
+        _RESOURCE_KEYS,
         path,
         problems,
     )
@@ -442,6 +212,8 @@ def _resource(
         line=parent.line_of(name),
         scopes=_scopes(body, path, problems),
         cache=parse_resource_cache(body, path, problems),
+        source=typed(body, "source", str, path, problems),
+        rows=_through_rule(body, path, problems),
     )
 
 
@@ -474,6 +246,21 @@ def _scopes(body: Located, path: str, problems: Problems) -> dict[str, tuple[str
         problems.at(body, "scopes", f"{path}.scopes", "a scope, a list, or {list:, item:}")
         return {}
     return dict.fromkeys(OPERATIONS, scopes)
+
+
+def _through_rule(body: Located, path: str, problems: Problems) -> ThroughRuleConfig | None:
+    node = body.get("rows")
+    if node is None:
+        return None
+    if not isinstance(node, Located) or not isinstance(node.get("through"), str):
+        problems.at(body, "rows", f"{path}.rows", "a resource's rows: {through: <relation>}")
+        return None
+    unknown_keys(node, {"through", "unless_scope"}, f"{path}.rows", problems)
+    unless = node.get("unless_scope")
+    if unless is not None and not (isinstance(unless, str) and SCOPE.match(unless)):
+        problems.at(node, "unless_scope", f"{path}.rows.unless_scope", "must be one scope")
+        unless = None
+    return ThroughRuleConfig(node["through"], unless, body.line_of("rows"))
 
 
 def _row_rule(body: Located, path: str, problems: Problems) -> RowRuleConfig | None:
@@ -529,9 +316,8 @@ def _field(
     if isinstance(filt, list):
         bad = [op for op in filt if op not in OPERATORS]
         if bad:
-            problems.at(
-                body, "filter", f"{path}.filter", f"unknown operators {bad}; use {OPERATORS}"
-            )
+            known = ", ".join(OPERATORS)
+            problems.at(body, "filter", f"{path}.filter", f"unknown operators {bad}; use {known}")
         filt = tuple(op for op in filt if op in OPERATORS)
     elif not isinstance(filt, bool):
         problems.at(body, "filter", f"{path}.filter", "must be true, false or a list of operators")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from limits import parse_many
 
-from wrapper.yaml_source import Located, Problems, section, typed, unknown_keys
+from wrapper.config.located import Located, Problems, section, typed, unknown_keys
 
 LIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
 

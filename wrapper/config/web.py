@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from wrapper.yaml_source import Located, Problems, unknown_keys
+from wrapper.config.located import Located, Problems, unknown_keys
 
 _ORIGIN = re.compile(
     r"https?://(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?", re.IGNORECASE

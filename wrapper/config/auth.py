@@ -31,7 +31,8 @@ from typing import Any
 
 from limits import parse_many
 
-from wrapper.yaml_source import Located, Problems, unknown_keys
+from wrapper.config.located import Located, Problems, unknown_keys
+from wrapper.config.state import state_url
 
 ASYMMETRIC = ("RS256", "ES256")
 ALGORITHMS = (*ASYMMETRIC, "HS256")
@@ -76,16 +77,6 @@ class AuthConfig:
     token_cache_size: int = 10_000
     api_key_cache_seconds: float = 10.0
     api_key_refused_cache_seconds: float = 60.0
-
-
-def state_url(value: str, base_dir: Path) -> str:
-    """A plain path is a SQLite file relative to the configuration file."""
-    if "://" in value:
-        return value
-    path = Path(value)
-    if not path.is_absolute():
-        path = (base_dir / path).resolve()
-    return f"sqlite:///{path}"
 
 
 def parse_auth(

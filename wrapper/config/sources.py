@@ -1,0 +1,118 @@
+"""The `source:` / `sources:` sections: the legacy sources a mapping reads.
+
+One source::
+
+    source: {url: sqlite:///plant.db, pool_size: 5, statement_timeout: 10}
+
+or several, named, each resource naming the one it reads (`source: erp`; a
+mapping with one source needs no names)::
+
+    sources:
+      erp:   {url: 'postgresql+psycopg://reader@erp/erp'}
+      plant: {url: 'odbc:DSN=PLANT;UID=reader;PWD=${PLANT_PWD}'}
+
+A source's `kind` (`sql` or `odbc`) follows from its URL (`odbc:...` is ODBC,
+anything else a SQLAlchemy URL) and may be written out; `wrapper/sources.py`
+picks the adapter by kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from wrapper.config.located import Located, Problems, typed, unknown_keys
+
+DEFAULT_SOURCE = "default"
+KINDS = ("sql", "odbc")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_OPTIONS: dict[str, Any] = {
+    "read_only": bool,
+    "pool_size": int,
+    "pool_timeout": (int, float),
+    "statement_timeout": (int, float),
+    "max_concurrent": int,
+    "queue_timeout": (int, float),
+}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    url: str
+    name: str = DEFAULT_SOURCE
+    kind: str = "sql"
+    read_only: bool = True
+    pool_size: int = 5
+    pool_timeout: float = 5.0
+    statement_timeout: float | None = 10.0
+    max_concurrent: int | None = None  # bulkhead size; None: pool_size
+    queue_timeout: float | None = None  # bulkhead wait; None: pool_timeout
+    schema_cache: str | None = None  # where the reflected schema is saved (schema_cache.py)
+
+    @property
+    def bulkhead_size(self) -> int:
+        return self.max_concurrent or self.pool_size
+
+    @property
+    def bulkhead_wait(self) -> float:
+        return self.queue_timeout if self.queue_timeout is not None else self.pool_timeout
+
+
+def kind_of(url: str) -> str:
+    return "odbc" if url.lower().startswith("odbc:") else "sql"
+
+
+def parse_sources(raw: Located, problems: Problems) -> dict[str, SourceConfig]:
+    """Every source by name (at least one)."""
+    single, named = raw.get("source"), raw.get("sources")
+    if single is not None and named is not None:
+        problems.at(raw, "sources", "sources", "give `source` or `sources`, not both")
+        return {}
+    if named is None:
+        source = _source(raw, "source", DEFAULT_SOURCE, problems)
+        return {source.name: source} if source else {}
+    if not isinstance(named, Located) or not named:
+        problems.at(raw, "sources", "sources", "a mapping of source name: {url: ...}")
+        return {}
+    result = {}
+    for name in named:
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.at(named, str(name), f"sources.{name}", "source names are lower_snake_case")
+            continue
+        source = _source(named, name, name, problems, path=f"sources.{name}")
+        if source:
+            result[name] = source
+    return result
+
+
+def _source(
+    parent: Located, key: str, name: str, problems: Problems, *, path: str = "source"
+) -> SourceConfig | None:
+    node = parent.get(key)
+    if not isinstance(node, Located):
+        problems.at(parent, key, path, "a mapping with at least `url` is required")
+        return None
+    unknown_keys(node, {"url", "kind", "schema_cache", *_OPTIONS}, path, problems)
+    url = typed(node, "url", str, path, problems)
+    if not url:
+        problems.at(node, "url", f"{path}.url", "a SQLAlchemy URL or odbc:... is required")
+        return None
+    kind = kind_of(url)
+    declared = node.get("kind")
+    if declared is not None and declared != kind:
+        if declared not in KINDS:
+            problems.at(node, "kind", f"{path}.kind", f"one of {', '.join(KINDS)}")
+        else:
+            problems.at(node, "kind", f"{path}.kind", f"the URL is of kind {kind}, not {declared}")
+    values: dict[str, Any] = {"url": url, "name": name, "kind": kind}
+    if "schema_cache" in node:
+        values["schema_cache"] = typed(node, "schema_cache", str, path, problems)
+    for option, types in _OPTIONS.items():
+        if option in node:
+            value = typed(node, option, types, path, problems)
+            if value is not None:
+                if types is not bool and value <= 0:
+                    problems.at(node, option, f"{path}.{option}", "must be greater than 0")
+                values[option] = value
+    return SourceConfig(**values)

@@ -1,0 +1,52 @@
+"""The read path, in the order a request goes through it.
+
+A view has already identified the caller and authorized the operation (an
+`Access`); what is left reads top to bottom here: parse the query string
+against the caller's view of the resource, plan the legacy reads (the page and
+one child plan per `expand`, row rules included), execute them on the source
+and render the rows. Responding (ETag, 304, shared cache) wraps this in
+`caching.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.datastructures import MultiDict
+
+from wrapper.access import Access
+from wrapper.config import PagingConfig
+from wrapper.mapping.model import Resource
+from wrapper.query import parse_item_query, parse_query
+from wrapper.reader import Reader
+from wrapper.translate import Planner
+
+Body = tuple[Any, dict[str, str]]  # the JSON body and extra headers
+
+
+class ReadPath:
+    def __init__(self, planner: Planner, reader: Reader, paging: PagingConfig) -> None:
+        self.planner = planner
+        self.reader = reader
+        self.paging = paging
+
+    def list(
+        self, resource: Resource, access: Access, args: MultiDict, link_base: str, path: str
+    ) -> Body:
+        view = access.view(resource)
+        query = parse_query(args, view, self.paging, resource)  # parse
+        plan = self.planner.plan_list(view, query, access)  # plan
+        page = self.reader.page(plan)  # execute and render
+        headers = {}
+        if page["next_cursor"]:
+            following = args.to_dict()
+            following["cursor"] = page["next_cursor"]
+            headers["Link"] = f'<{link_base}{path}?{urlencode(following)}>; rel="next"'
+        return page, headers
+
+    def item(self, resource: Resource, access: Access, key: str, args: MultiDict) -> Body:
+        view = access.view(resource)
+        query = parse_item_query(args, view, resource)  # parse
+        plan = self.planner.plan_item(view, key, query, access)  # plan
+        return self.reader.item(plan, key), {}  # execute and render
