@@ -34,7 +34,7 @@ from bench.databases import prepare
 from fixtures import odbc
 from legacy_adapters.base import Condition, Order, Select, Source, TableRef
 from legacy_adapters.odbc import OdbcSource
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 
 ORDHDR, JOBSCHED, ACTLOG = TableRef("ORDHDR"), TableRef("JOBSCHED"), TableRef("ACTLOG")
 ORDER_COLUMNS = ("ORD_NO", "CUST_NO", "ORD_DT", "STAT", "TOT_AMT", "RUSH_FL")

@@ -48,7 +48,7 @@ import inspect, json, sys, time
 started = time.perf_counter()
 from wrapper.app import create_app
 from wrapper.config import load_config
-import legacy_adapters.sqlalchemy_source  # imported lazily by create_app: time it here
+import legacy_adapters.sql  # imported lazily by create_app: time it here
 imported = time.perf_counter()
 no_auth = {"no_auth": True} if "no_auth" in inspect.signature(create_app).parameters else {}
 app = create_app(load_config(sys.argv[1]), **no_auth)

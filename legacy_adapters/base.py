@@ -13,6 +13,8 @@ boundary, so no driver exception ever reaches the facade)::
     │   ├── SourceTimeout   the query or the pool wait ran out of time; 503
     │   └── SourceBusy      the bulkhead is full: too many queries already running; 503
     ├── UnsupportedQuery    the source cannot run this query faithfully; 400
+    ├── QueryRejected       the database refused the statement (not an outage); 500,
+    │                       the full error in the log, no SQL in the answer
     └── SchemaMismatch      a mapped table or column is not in the source
 """
 
@@ -168,9 +170,9 @@ class Condition:
 @dataclass(frozen=True)
 class Related:
     """A semi-join: rows whose `columns` equal the `remote` columns of at least
-    one row of `table` that satisfies `where` (SQL: `EXISTS (SELECT 1 FROM table
-    WHERE remote = outer.columns AND where)`). Row rules that follow a relation
-    (`order_lines` visible when their `order` is) are written with it."""
+    one row of `table` that satisfies `where` (SQL: `columns IN (SELECT remote FROM
+    table WHERE where)`, or an `EXISTS` for several columns). Row rules that follow
+    a relation (`order_lines` visible when their `order` is) are written with it."""
 
     columns: tuple[str, ...]
     table: TableRef
@@ -229,6 +231,12 @@ class SourceBusy(SourceUnavailable):
 
 class UnsupportedQuery(SourceError):
     """The source cannot run this query faithfully."""
+
+
+class QueryRejected(SourceError):
+    """The legacy database refused a statement (a permission, a syntax or type the
+    DBMS does not accept, a read-only violation): the source works, this query does
+    not. Its message may hold SQL: log it, never show it to a caller."""
 
 
 class SchemaMismatch(SourceError):

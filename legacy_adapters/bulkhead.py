@@ -108,9 +108,5 @@ class Bulkhead:
     def close(self) -> None:
         self.inner.close()
 
-    def __getattr__(self, name: str) -> Any:
-        """Adapter-specific extras (e.g. `engine`, `build`) stay reachable."""
-        return getattr(self.inner, name)
-
 
 __all__ = ["Bulkhead", "QueryObserver"]

@@ -11,9 +11,9 @@ from fixtures import legacy_demo
 from wrapper.app import create_app
 from wrapper.auth.guard import declared_scopes
 from wrapper.auth.server import create_client
-from wrapper.auth.store import Grant
 from wrapper.config import load_config
 from wrapper.demo import MAPPING, ensure_state_key
+from wrapper.state.store import Grant
 
 AUTH = """
 auth:

@@ -13,7 +13,6 @@ from legacy_adapters.base import Schema, Source
 from legacy_adapters.bulkhead import Bulkhead
 from wrapper.access import EVERYTHING, Access
 from wrapper.auth.principal import Principal
-from wrapper.auth.store import StateStore
 from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
@@ -29,6 +28,7 @@ from wrapper.reader import Reader
 from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
 from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
+from wrapper.state.store import StateStore
 from wrapper.translate import Planner
 
 

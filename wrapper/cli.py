@@ -80,9 +80,11 @@ def _unexpected(ctx: click.Context, err: Exception) -> NoReturn:
 
 def _open(url: str):  # type: ignore[no-untyped-def]
     from wrapper.config import SourceConfig
+    from wrapper.config.sources import kind_of
     from wrapper.sources import open_source
 
-    return open_source(SourceConfig(url=url))  # a SourceError is one line (_Commands)
+    # a SourceError is one line (_Commands)
+    return open_source(SourceConfig(url=url, kind=kind_of(url)))
 
 
 def _check_config(config_path: Path, no_auth: bool) -> Config:

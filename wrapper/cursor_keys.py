@@ -26,7 +26,7 @@ import click
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from wrapper.auth.store import CursorKey, StateStore
+from wrapper.state.store import CursorKey, StateStore
 
 log = logging.getLogger(__name__)
 

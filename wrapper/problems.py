@@ -16,6 +16,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from legacy_adapters.base import (
+    QueryRejected,
     SourceBusy,
     SourceError,
     SourceTimeout,
@@ -124,6 +125,16 @@ class SourceBusyProblem(SourceUnavailableProblem):
     title = "Legacy source busy"
 
 
+class SourceTimeoutProblem(SourceUnavailableProblem):
+    slug = "legacy-timeout"
+    title = "Legacy source too slow"
+
+
+class QueryRejectedProblem(Problem):
+    slug = "legacy-rejected"
+    title = "Legacy source refused the query"
+
+
 PROBLEM_TYPES: dict[str, str] = {
     cls.slug: cls.title
     for cls in (
@@ -136,6 +147,8 @@ PROBLEM_TYPES: dict[str, str] = {
         SourceUnavailableProblem,
         RateLimited,
         SourceBusyProblem,
+        SourceTimeoutProblem,
+        QueryRejectedProblem,
     )
 }
 PROBLEM_TYPES["unsupported-query"] = "Query not supported by the legacy source"
@@ -190,16 +203,20 @@ def handle_source_error(err: SourceError) -> Response:
         log.warning("legacy source busy: %s", err)
         detail = "too many requests are reading the legacy database right now"
         return handle_problem(SourceBusyProblem(detail, headers={"Retry-After": "1"}))
+    if isinstance(err, SourceTimeout):
+        log.warning("legacy source timeout: %s", err)
+        detail = "the legacy database did not answer in time"
+        return handle_problem(SourceTimeoutProblem(detail, headers={"Retry-After": "5"}))
     if isinstance(err, SourceUnavailable):
         log.warning("legacy source unavailable: %s", err)
-        detail = (
-            "the legacy database did not answer in time"
-            if isinstance(err, SourceTimeout)
-            else "the legacy database cannot be reached right now"
-        )
-        problem = SourceUnavailableProblem(detail, headers={"Retry-After": "5"})
-        return handle_problem(problem)
-    log.error("legacy source error: %s", err)
+        detail = "the legacy database cannot be reached right now"
+        return handle_problem(SourceUnavailableProblem(detail, headers={"Retry-After": "5"}))
+    if isinstance(err, QueryRejected):
+        # The driver's error (statement included) goes to the log, never to the caller.
+        log.error("legacy source refused a query: %s", err, exc_info=err)
+        detail = "the legacy database refused the query for this request; it has been logged"
+        return handle_problem(QueryRejectedProblem(detail))
+    log.error("legacy source error: %s", err, exc_info=err)
     return handle_problem(Problem("the legacy source failed to answer this request"))
 
 

@@ -5,7 +5,7 @@ A URL that does not parse, names no known kind of database, needs a driver that
 is not installed raises `SourceUrlError` here,
 whoever asked (`inspect`, `init`, `serve`, `openapi`). Failures to reach a
 source that can be opened (refused, timed out, authentication, unknown database)
-are worded by the adapter itself (`legacy_adapters.sql_errors`).
+are worded by the adapter itself (`legacy_adapters.sql.errors`).
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ class SourceUrlError(SourceError):
 
 
 def open_source(config: SourceConfig) -> Source:
-    """An adapter for `config.url`: `odbc:...` goes to the ODBC adapter, every
-    SQLAlchemy URL to the SQLAlchemy adapter. Raises `SourceUrlError` when the URL
-    cannot be used (nothing is connected yet)."""
-    if config.url.lower().startswith("odbc:"):
+    """An adapter for a configured source, by its kind: `odbc` (an `odbc:...`
+    connection string) goes to the ODBC adapter, `sql` (any SQLAlchemy URL) to the
+    SQLAlchemy adapter. Raises `SourceUrlError` when the URL cannot be used
+    (nothing is connected yet)."""
+    if config.kind == "odbc":
         from legacy_adapters.odbc import OdbcSource
 
         return OdbcSource(
@@ -59,7 +60,7 @@ def open_source(config: SourceConfig) -> Source:
             pool_timeout=config.pool_timeout,
             statement_timeout=config.statement_timeout,
         )
-    from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+    from legacy_adapters.sql import SQLAlchemySource
 
     url = parse_source_url(config.url)
     try:

@@ -1,6 +1,6 @@
 """A small SQLAlchemy dialect for a database reached only through ODBC.
 
-Statements are built with SQLAlchemy Core (`legacy_adapters.sql_statements`)
+Statements are built with SQLAlchemy Core (`legacy_adapters.sql.statements`)
 and compiled here into `?`-parameter SQL for the DBMS behind the driver:
 identifiers quoted with the driver's `SQL_IDENTIFIER_QUOTE_CHAR`, pages
 limited in the profile's paging form, LIKE escapes written as the DBMS reads
@@ -19,7 +19,7 @@ from sqlalchemy.sql import compiler
 
 from legacy_adapters.base import UnsupportedQuery
 from legacy_adapters.odbc.profiles import DbmsProfile
-from legacy_adapters.sql_statements import Paginate, limit_offset
+from legacy_adapters.sql.statements import Paginate, limit_offset
 
 ROW_NUMBER = "lw_rn"
 

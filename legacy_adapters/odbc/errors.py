@@ -32,7 +32,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from legacy_adapters.base import SourceError, SourceTimeout, SourceUnavailable, UnsupportedQuery
+from legacy_adapters.base import (
+    QueryRejected,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+    UnsupportedQuery,
+)
 
 TIMEOUT_STATES = frozenset({"HYT00", "HYT01", "HY008", "57014", "70100"})
 LOST_STATES = frozenset({"57P01", "57P02", "57P03"})
@@ -40,11 +46,6 @@ LOST_STATES = frozenset({"57P01", "57P02", "57P03"})
 
 class DriverNotFound(SourceUnavailable):
     """The ODBC driver manager knows no such DSN or driver (see `legacy-wrapper drivers`)."""
-
-
-class QueryRejected(SourceError):
-    """The legacy database refused a statement (a permission, a syntax the DBMS does
-    not accept, a read-only violation): the source works, this query does not."""
 
 
 def sqlstate(err: BaseException) -> str:

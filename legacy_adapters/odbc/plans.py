@@ -6,7 +6,7 @@ bound with (`cursor.setinputsizes`: a CHAR key is bound as CHAR, so the
 database compares it with its index instead of converting the column), and
 the converters some columns need (DECIMAL from a driver that returns floats).
 
-Statements are built by `legacy_adapters.sql_statements` (the same Core
+Statements are built by `legacy_adapters.sql.statements` (the same Core
 statement the SQLAlchemy adapter runs) and compiled by `OdbcDialect`. The
 cache key is the query's shape plus the length of each IN list (the SQL text
 has one marker per value) and, for TOP paging, the page size (written into
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from legacy_adapters.base import Condition, Predicate, Related, Select, UnsupportedQuery
 from legacy_adapters.odbc.catalog import SQL_CHAR, SQL_VARCHAR, SQL_WCHAR, SQL_WVARCHAR
-from legacy_adapters.sql_statements import shape, statement_values
+from legacy_adapters.sql.statements import shape, statement_values
 
 SCALAR, LIST, TUPLES = 0, 1, 2
 Converter = Callable[[Any], Any]

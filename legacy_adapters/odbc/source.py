@@ -57,7 +57,7 @@ from legacy_adapters.odbc.errors import (
 from legacy_adapters.odbc.plans import Plan, PlanCache, check, compile_plan, query_key
 from legacy_adapters.odbc.pool import Handle, Pool, PoolTimeout
 from legacy_adapters.odbc.profiles import DbmsProfile, resolve
-from legacy_adapters.sql_statements import build_statement, statement_values
+from legacy_adapters.sql.statements import build_statement, statement_values
 
 SQL_ATTR_ACCESS_MODE, SQL_MODE_READ_ONLY = 101, 1
 ProfileOverride = str | Mapping[str, Any] | DbmsProfile | None

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from legacy_adapters.base import Select, SourceTimeout, SourceUnavailable, TableRef
 from legacy_adapters.bulkhead import Bulkhead
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 
 from ..outages import FaultProxy
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from fixtures import awkward
 from fixtures.databases import temporary_database
 from legacy_adapters.base import Condition, Order, Select, SourceUnavailable, TableRef
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 from wrapper.app import create_app
 from wrapper.config import parse_config
 from wrapper.scaffold import scaffold
@@ -200,7 +200,7 @@ def test_unreachable_database_answers_503(backend: str, tmp_path: Path) -> None:
         client = app.test_client()
         assert client.get("/v1/trikey").status_code == 200
     # The database is gone now (dropped, or its file deleted).
-    app.extensions["legacy_wrapper"].source.engine.dispose()
+    app.extensions["legacy_wrapper"].source.inner.engine.dispose()
     for url in ("/v1/trikey", "/v1/trikey/P1,L1,1", "/readyz"):
         response = client.get(url)
         assert response.status_code == 503, url

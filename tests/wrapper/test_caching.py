@@ -46,7 +46,7 @@ def cached_app(demo_url: str) -> Iterator[Flask]:
 @contextmanager
 def counted(app: Flask, delay: float = 0.0) -> Iterator[list[str]]:
     """Legacy SELECTs run while inside, each optionally slowed by `delay`."""
-    engine = app.extensions["legacy_wrapper"].source.engine
+    engine = app.extensions["legacy_wrapper"].source.inner.engine
     statements: list[str] = []
     lock = threading.Lock()
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wrapper.auth.store import StateStore
 from wrapper.cli import main
 from wrapper.cursor_keys import KeyRing, ensure_key, rotate
 from wrapper.pagination import Cursors
 from wrapper.problems import InvalidParameter
+from wrapper.state.store import StateStore
 
 
 class Clock:

@@ -95,7 +95,7 @@ def test_rate_limit_fields_and_the_cache_are_visible(demo: tuple[Flask, dict]) -
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         queries.append(statement)
 
-    engine = app.extensions["legacy_wrapper"].source.engine
+    engine = app.extensions["legacy_wrapper"].source.inner.engine
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
         first = client.get("/v1/jobs?limit=3&sort=due_date", headers=auth)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from fixtures import legacy_demo
 from legacy_adapters.base import SourceUnavailable
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 from wrapper.app import create_app
 from wrapper.health import Readiness
 

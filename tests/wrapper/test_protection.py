@@ -82,4 +82,5 @@ def test_a_slow_legacy_query_is_cut_by_the_statement_timeout(fresh_url: str) -> 
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.headers["Retry-After"]
     assert response.get_json()["detail"] == "the legacy database did not answer in time"
+    assert response.get_json()["type"] == "/problems/legacy-timeout"
     assert 0.9 < elapsed < 10

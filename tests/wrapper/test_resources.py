@@ -282,11 +282,11 @@ def test_expand_costs_one_query_per_relation(app, client: FlaskClient) -> None:
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    sa.event.listen(source.engine, "before_cursor_execute", count)
+    sa.event.listen(source.inner.engine, "before_cursor_execute", count)
     try:
         ok(client, "/v1/orders?limit=50&expand=lines,customer")
     finally:
-        sa.event.remove(source.engine, "before_cursor_execute", count)
+        sa.event.remove(source.inner.engine, "before_cursor_execute", count)
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 3
 
 

@@ -1,9 +1,9 @@
 """Authentication and authorization: who is asking, and what they may see.
 
-`config` parses the `auth:` section; `tokens` validates bearer JWTs with keys
+`wrapper/config/auth.py` parses the `auth:` section; `tokens` validates bearer JWTs with keys
 from `jwks` (a JWKS URL, a key file or the built-in server's own keys);
-`apikeys` checks API keys; `store` keeps the wrapper's own state (clients, API
-keys, signing keys) in its own database; `server` is the built-in OAuth 2.0
+`apikeys` checks API keys (clients, API keys and signing keys are kept in the
+wrapper's own database, `wrapper/state/`); `server` is the built-in OAuth 2.0
 authorization server; `policy` turns a caller into an `Access`; `guard` wires
 them into each request.
 """

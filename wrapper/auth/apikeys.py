@@ -22,7 +22,7 @@ from collections.abc import Callable
 from cachetools import TTLCache
 
 from wrapper.auth.principal import Principal
-from wrapper.auth.store import Grant, StateStore, digest
+from wrapper.state.store import Grant, StateStore, digest
 
 PREFIX = "lwk"
 _WELL_FORMED = re.compile(r"lwk_([0-9a-f]{8})_[A-Za-z0-9_-]{32,128}")

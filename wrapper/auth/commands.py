@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from wrapper.auth.store import Grant, StateStore
+from wrapper.state.store import Grant, StateStore
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -17,13 +17,13 @@ from wrapper.auth.policy import Policy
 from wrapper.auth.principal import Principal
 from wrapper.auth.sealing import StateKeyError, load_state_key
 from wrapper.auth.signing import ensure_key, public_jwks
-from wrapper.auth.store import StateStore
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.config.auth import AuthConfig, IssuerConfig
 from wrapper.config.protection import LimitsConfig
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
+from wrapper.state.store import StateStore
 
 
 class Guard:

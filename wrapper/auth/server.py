@@ -29,12 +29,12 @@ from joserfc.jwk import KeySet
 
 from wrapper.auth.sealing import StateKey
 from wrapper.auth.signing import Signer, public_jwks
-from wrapper.auth.store import ClientRecord, Grant, StateStore, digest
 from wrapper.config.auth import AuthConfig
 from wrapper.config.protection import LimitsConfig
 from wrapper.limits import KeyedLimits, ietf_fields
 from wrapper.problems import RateLimited, handle_problem
 from wrapper.resources import json_response
+from wrapper.state.store import ClientRecord, Grant, StateStore, digest
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 RESERVED_CLAIMS = frozenset(

@@ -24,8 +24,8 @@ from typing import Any
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from wrapper.auth.sealing import StateKey, StateKeyError
-from wrapper.auth.store import SigningKey, StateStore
 from wrapper.config.auth import AuthConfig
+from wrapper.state.store import SigningKey, StateStore
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 30.0  # how long a worker may keep signing with a key after a rotation

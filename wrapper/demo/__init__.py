@@ -109,8 +109,8 @@ def reset_personas(config_path: Path) -> list[tuple[str, str, str, str, str]]:
     """(Re)create the demo's clients; returns (name, client_id, secret, scopes, sees)."""
     from wrapper.auth.commands import declared_scopes
     from wrapper.auth.server import create_client
-    from wrapper.auth.store import Grant, StateStore
     from wrapper.config import load_config
+    from wrapper.state.store import Grant, StateStore
 
     config = load_config(config_path)
     assert config.auth is not None

@@ -37,7 +37,7 @@ def source(
     if kind == "memory":
         yield MemorySource(dataset.table_infos())
         return
-    from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+    from legacy_adapters.sql import SQLAlchemySource
 
     backend = kind.removeprefix("odbc-")
     require_backend(backend)

@@ -18,7 +18,7 @@ from legacy_adapters.files.dbf import DbfReader
 from legacy_adapters.files.fixed_width import FixedWidthReader
 from legacy_adapters.files.loader import LoadRejected, load, loaded_report, loading_path
 from legacy_adapters.files.records import Column, each_record
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 
 from . import dbf_files, encode
 

@@ -9,7 +9,7 @@ import pytest
 
 from fixtures import odbc
 from legacy_adapters.odbc import OdbcSource
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 
 from ...conftest import require_odbc_driver
 

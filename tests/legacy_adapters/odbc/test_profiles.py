@@ -10,7 +10,7 @@ from legacy_adapters.base import Condition, Order, Select, TableRef, Unsupported
 from legacy_adapters.odbc.dialect import OdbcDialect, paginator
 from legacy_adapters.odbc.plans import compile_plan
 from legacy_adapters.odbc.profiles import GENERIC, PROFILES, ProfileError, detect, resolve
-from legacy_adapters.sql_statements import build_statement, statement_values
+from legacy_adapters.sql.statements import build_statement, statement_values
 
 metadata = sa.MetaData()
 ITEMS = sa.Table(

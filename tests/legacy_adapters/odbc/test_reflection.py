@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fixtures import awkward
 from legacy_adapters.base import Condition, Order, Select, TableInfo, TableRef
 from legacy_adapters.odbc import OdbcSource
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 
 
 def _columns(table: TableInfo) -> list[tuple]:

@@ -10,7 +10,7 @@ from legacy_adapters.base import Condition, Order, Select, TableRef, Unsupported
 from legacy_adapters.odbc import OdbcSource
 from legacy_adapters.odbc.catalog import SQL_CHAR
 from legacy_adapters.odbc.errors import QueryRejected
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 
 ORDHDR = TableRef("ORDHDR")
 NOKEY = TableRef("NOKEY_DUPS")

@@ -19,9 +19,9 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from wrapper.app import create_app
 from wrapper.auth.server import create_client
-from wrapper.auth.store import Grant
 from wrapper.config import parse_config
 from wrapper.demo import MAPPING, ensure_state_key
+from wrapper.state.store import Grant
 
 ISSUER = "http://127.0.0.1:8080"
 AUDIENCE = "plant-api"

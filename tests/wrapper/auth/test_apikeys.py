@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wrapper.auth.apikeys import ApiKeyError, ApiKeyVerifier, create_api_key
-from wrapper.auth.store import ApiKeyRecord, Grant, StateStore
+from wrapper.state.store import ApiKeyRecord, Grant, StateStore
 
 
 class CountingStore(StateStore):

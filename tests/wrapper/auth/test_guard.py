@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from wrapper.auth.apikeys import create_api_key
-from wrapper.auth.store import Grant
+from wrapper.state.store import Grant
 
 from .conftest import Idp, Tokens, unsigned
 

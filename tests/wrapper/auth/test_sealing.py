@@ -21,10 +21,10 @@ from wrapper.app import create_app
 from wrapper.auth.sealing import ENV_VAR, StateKeyError, load_state_key, new_state_key
 from wrapper.auth.server import create_client
 from wrapper.auth.signing import Signer, generate_key, private_jwk
-from wrapper.auth.store import Grant, StateStore
 from wrapper.cli import main
 from wrapper.config import ConfigError, load_config
 from wrapper.demo import prepare_demo
+from wrapper.state.store import Grant, StateStore
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 

@@ -11,9 +11,9 @@ from flask import Flask
 
 from wrapper.app import create_app
 from wrapper.auth.server import create_client
-from wrapper.auth.store import Grant
 from wrapper.config import ConfigError, load_config, parse_config
 from wrapper.demo import prepare_demo
+from wrapper.state.store import Grant
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef, UnsupportedQuery
-from legacy_adapters.sql_keyset import keyset_condition, order_clauses
+from legacy_adapters.sql.keyset import keyset_condition, order_clauses
 
 Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
 # How a statement is limited to a page: (statement, its ORDER BY clauses, the
@@ -48,11 +48,16 @@ def _predicate(
 ) -> sa.ColumnElement[bool]:
     if isinstance(pred, Related):
         inner = resolve(pred.table).alias()
+        nested = [_predicate(inner, p, bind, resolve) for p in pred.where]
+        if len(pred.columns) == 1:
+            # `col IN (SELECT ...)`: every backend can drive the read from the
+            # subquery's index (SQLite cannot for a correlated EXISTS).
+            (local,), (remote,) = pred.columns, pred.remote
+            return table.c[local].in_(sa.select(inner.c[remote]).where(*nested))
         links = [
             inner.c[remote] == table.c[local]
             for local, remote in zip(pred.columns, pred.remote, strict=True)
         ]
-        nested = [_predicate(inner, p, bind, resolve) for p in pred.where]
         return sa.exists().where(*links, *nested)
     return _condition(table, pred, bind)
 

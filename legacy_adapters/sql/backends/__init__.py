@@ -1,0 +1,98 @@
+"""One small policy per SQL backend: what differs between SQLite, PostgreSQL and
+MariaDB/MySQL (and, best effort, any other SQLAlchemy dialect) when the
+wrapper connects, reads and recognises failures.
+
+A `Backend` says how to open a bounded, read-only engine (connect arguments,
+session settings, the statement timeout), how to tell a statement timeout, a
+client-side timeout and a lost or refused connection apart from a query the
+database rejects (by error codes, not message text, wherever the driver
+reports one), and how to estimate a count. `source.py` holds no backend names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import URL, Connection, Engine
+
+from legacy_adapters.base import Capabilities
+from legacy_adapters.sql import timeouts
+
+
+@dataclass
+class EngineSettings:
+    """What `create_engine` is given."""
+
+    url: URL
+    connect_args: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend:
+    """The defaults: a network database reached through some SQLAlchemy dialect."""
+
+    name = "generic"
+    count_estimate = False
+    schemas = True
+
+    def capabilities(self, read_only: bool) -> Capabilities:
+        return Capabilities(
+            count_estimate=self.count_estimate, schemas=self.schemas, read_only_enforced=read_only
+        )
+
+    def settings(
+        self,
+        url: URL,
+        *,
+        read_only: bool,
+        pool_size: int,
+        pool_timeout: float,
+        statement_timeout: float | None,
+        bounds: timeouts.Bounds,
+    ) -> EngineSettings:
+        return EngineSettings(
+            url,
+            timeouts.connect_args(url, bounds),
+            {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout},
+        )
+
+    def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
+        """Session settings every new connection gets (read-only, statement timeout)."""
+
+    def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
+        """The server ended the statement at its statement timeout."""
+        return False
+
+    def is_client_timeout(self, err: exc.DBAPIError) -> bool:
+        """The client gave up waiting for an answer (`timeouts`)."""
+        return timeouts.NO_ANSWER in str(err.orig)
+
+    def is_unavailable(self, err: exc.DBAPIError) -> bool:
+        """The connection was refused, lost or could not be made: the database, not
+        the query, is the problem (503). Anything else is a rejected query (500)."""
+        return err.connection_invalidated or isinstance(
+            err, exc.OperationalError | exc.InterfaceError
+        )
+
+    def estimate(self, conn: Connection, sql: str, params: Any) -> int | None:
+        """The planner's row estimate for a compiled statement; None: cannot."""
+        return None
+
+
+def backend_for(url: URL) -> Backend:
+    name = url.get_backend_name()
+    if name == "sqlite":
+        from legacy_adapters.sql.backends.sqlite import SQLite
+
+        return SQLite()
+    if name == "postgresql":
+        from legacy_adapters.sql.backends.postgresql import PostgreSQL
+
+        return PostgreSQL()
+    if name in ("mysql", "mariadb"):
+        from legacy_adapters.sql.backends.mysql import MySQL
+
+        return MySQL()
+    return Backend()

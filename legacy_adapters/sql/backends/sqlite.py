@@ -1,0 +1,88 @@
+"""SQLite: a file opened read-only, a progress handler for the statement timeout."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Engine
+
+from legacy_adapters.sql import timeouts
+from legacy_adapters.sql.backends import Backend, EngineSettings
+
+# sqlite3 result codes (https://sqlite.org/rescode.html), primary codes only
+_INTERRUPT = 9  # the progress handler stopped the statement: our statement timeout
+_UNAVAILABLE = {5, 6, 10, 14, 26}  # BUSY, LOCKED, IOERR, CANTOPEN, NOTADB
+
+
+class SQLite(Backend):
+    name = "sqlite"
+    schemas = False
+
+    def settings(
+        self,
+        url: URL,
+        *,
+        read_only: bool,
+        pool_size: int,
+        pool_timeout: float,
+        statement_timeout: float | None,
+        bounds: timeouts.Bounds,
+    ) -> EngineSettings:
+        database = url.database or ""
+        on_disk = bool(database) and database != ":memory:"
+        if read_only and on_disk and not database.startswith("file:"):
+            url = url.set(database=f"file:{database}?mode=ro", query={"uri": "true"})
+        options = {}
+        if on_disk:
+            options = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
+        return EngineSettings(url, {"check_same_thread": False}, options)
+
+    def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.execute("PRAGMA cache_size=-16000")
+            # SQLite's lower() folds ASCII only; `like` must fold every letter.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
+            # LIKE 'prefix%' compares case-sensitively, as `=` does, and can use an index.
+            dbapi_conn.execute("PRAGMA case_sensitive_like=ON")
+            if read_only:
+                dbapi_conn.execute("PRAGMA query_only=ON")
+            if statement_timeout:
+                deadline = [0.0]
+                record.info["lw_deadline"] = deadline
+
+                def _progress() -> int:
+                    return 1 if deadline[0] and time.monotonic() > deadline[0] else 0
+
+                dbapi_conn.set_progress_handler(_progress, 10_000)
+
+        if statement_timeout:
+            # SQLite has no statement timeout: the progress handler interrupts any
+            # statement once the connection has been checked out for `timeout`
+            # seconds (one checkout serves one read: a page and its expansions).
+            # A pool event, not a per-statement one, keeps execution on the fast path.
+            @event.listens_for(engine, "checkout")
+            def _arm(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+                deadline = record.info.get("lw_deadline")
+                if deadline is not None:
+                    deadline[0] = time.monotonic() + statement_timeout
+
+    def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
+        return _code(err) == _INTERRUPT
+
+    def is_unavailable(self, err: exc.DBAPIError) -> bool:
+        return err.connection_invalidated or _code(err) in _UNAVAILABLE
+
+
+def _code(err: exc.DBAPIError) -> int | None:
+    if isinstance(err.orig, sqlite3.Error):
+        code = getattr(err.orig, "sqlite_errorcode", None)
+        return code & 0xFF if isinstance(code, int) else None
+    return None
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value

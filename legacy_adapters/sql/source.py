@@ -1,0 +1,266 @@
+"""A legacy source reached through SQLAlchemy: SQLite, PostgreSQL, MariaDB/MySQL, ...
+
+Queries are built with SQLAlchemy Core over *reflected* `Table` objects, so every
+identifier comes from reflection and every value is a bound parameter typed with
+the reflected column type (on PostgreSQL a CHAR(n) key compared with a `text`
+parameter would silently turn an index lookup into a full scan).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from legacy_adapters.base import (
+    QueryRejected,
+    Schema,
+    SchemaMismatch,
+    Select,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+    TableInfo,
+    TableRef,
+    UnsupportedQuery,
+)
+from legacy_adapters.sql import timeouts as sql_timeouts
+from legacy_adapters.sql.backends import backend_for
+from legacy_adapters.sql.errors import describe_failure, where
+from legacy_adapters.sql.reflection import table_info
+from legacy_adapters.sql.statements import StatementCache, build_statement, statement_values
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SQLAlchemySource:
+    """Reads a legacy database through a bounded, read-only SQLAlchemy engine."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = True,
+        pool_size: int = 5,
+        pool_timeout: float = 5.0,
+        statement_timeout: float | None = 10.0,
+    ) -> None:
+        self.url = make_url(url)
+        self.backend = backend_for(self.url)
+        self.dialect = self.url.get_backend_name()
+        self.read_only = read_only
+        self.statement_timeout = statement_timeout
+        self.capabilities = self.backend.capabilities(read_only)
+        self.bounds = sql_timeouts.Bounds.for_statement_timeout(statement_timeout)
+        self.engine = self._make_engine(pool_size, pool_timeout)
+        self._tables: dict[TableRef, sa.Table] = {}
+        self._statements = StatementCache()
+        self._metadata = sa.MetaData()
+        self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
+        self._file_identity = _identity(self._file) if self._file else None
+
+    # ------------------------------------------------------------------ engine
+
+    def _make_engine(self, pool_size: int, pool_timeout: float) -> Engine:
+        # No pool_pre_ping: a stale pooled connection fails its query, which is run
+        # again once on a fresh connection (`_run`); that saves a round trip a
+        # request, and a hung server costs one answer timeout instead of two.
+        settings = self.backend.settings(
+            self.url,
+            read_only=self.read_only,
+            pool_size=pool_size,
+            pool_timeout=pool_timeout,
+            statement_timeout=self.statement_timeout,
+            bounds=self.bounds,
+        )
+        engine = sa.create_engine(
+            settings.url, connect_args=settings.connect_args, **settings.options
+        )
+        sql_timeouts.install(engine, self.url.get_driver_name(), self.bounds)
+        self.backend.install(
+            engine, read_only=self.read_only, statement_timeout=self.statement_timeout
+        )
+        return engine
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        """`work` on a pooled connection. Driver errors become `SourceError`s here,
+        and only here. A pooled connection the server closed meanwhile (a restart,
+        an idle cut) fails its first statement: the work is run once more on a
+        fresh connection (reads only, so repeating is harmless)."""
+        with self._translated():
+            self._check_file()
+            try:
+                with self._connect() as conn:
+                    return work(conn)
+            except exc.DBAPIError as err:
+                if not err.connection_invalidated or self._is_timeout(err):
+                    raise
+            with self._connect() as conn:
+                return work(conn)
+
+    def _connect(self) -> Connection:
+        """A pooled connection; failing to get one is never a rejected query."""
+        try:
+            return self.engine.connect()
+        except exc.DBAPIError as err:
+            if self._is_timeout(err):
+                raise SourceTimeout(describe_failure(self.url, err)) from err
+            raise SourceUnavailable(describe_failure(self.url, err)) from err
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver errors as the adapter's error tree, by the backend's error codes."""
+        try:
+            yield
+        except SourceError:
+            raise
+        except exc.TimeoutError as err:
+            raise SourceTimeout("no legacy database connection became free in time") from err
+        except (exc.DataError, OverflowError) as err:
+            raise UnsupportedQuery("a value does not fit the legacy column's type") from err
+        except exc.DBAPIError as err:
+            if self.backend.is_statement_timeout(err):
+                raise SourceTimeout("the legacy database did not answer in time") from err
+            if self.backend.is_client_timeout(err):
+                raise SourceTimeout(describe_failure(self.url, err)) from err
+            if self.backend.is_unavailable(err):
+                raise SourceUnavailable(describe_failure(self.url, err)) from err
+            raise QueryRejected(f"{where(self.url)} refused the statement: {err}") from err
+
+    def _is_timeout(self, err: exc.DBAPIError) -> bool:
+        return self.backend.is_statement_timeout(err) or self.backend.is_client_timeout(err)
+
+    def _check_file(self) -> None:
+        """SQLite: the file must still be the one opened. Gone or renamed: the source
+        is unavailable (pooled connections would read a file nobody updates any more);
+        replaced by a new file: the pool is emptied so connections open the new one."""
+        if self._file is None:
+            return
+        identity = _identity(self._file)
+        if identity == self._file_identity:
+            return
+        if identity is None:
+            raise SourceUnavailable(f"the SQLite database file {self._file} is gone")
+        if self._file_identity is not None:
+            log.warning("the SQLite database file %s was replaced: reopening it", self._file)
+        self._file_identity = identity
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ reflection
+
+    def reflect(
+        self,
+        tables: Iterable[TableRef] | None = None,
+        schemas: Sequence[str | None] = (None,),
+    ) -> Schema:
+        """Reflect `tables` (serve time: only what the mapping uses), or every
+        table and view of `schemas` (inspect and init)."""
+        wanted: dict[str | None, list[str]] = {}
+        if tables is not None:
+            for ref in tables:
+                wanted.setdefault(ref.schema, []).append(ref.name)
+        else:
+            wanted = {s: [] for s in schemas}
+        infos = self._run(lambda conn: self._reflect(conn, wanted, tables is not None))
+        return Schema(dialect=self.dialect, tables=tuple(infos))
+
+    def _reflect(
+        self, conn: Connection, wanted: dict[str | None, list[str]], only_present: bool
+    ) -> list[TableInfo]:
+        infos: list[TableInfo] = []
+        reflected: dict[TableRef, sa.Table] = {}
+        inspector = sa.inspect(conn)
+        for schema, names in wanted.items():
+            views = set(inspector.get_view_names(schema=schema))
+            if only_present:
+                # Missing tables are left out; the mapping check names them.
+                present = set(inspector.get_table_names(schema=schema)) | views
+                names = [n for n in names if n in present]
+                if not names:
+                    continue
+            own = set(names) if names else set(inspector.get_table_names(schema=schema)) | views
+            metadata = sa.MetaData()
+            metadata.reflect(conn, schema=schema, only=names or None, views=True)
+            for table in metadata.tables.values():
+                # Foreign keys bring in the tables they refer to, from any schema:
+                # only the tables asked for are listed (no phantom tables).
+                if table.schema != schema or table.name not in own:
+                    continue
+                ref = TableRef(str(table.name), schema)
+                reflected[ref] = table
+                infos.append(table_info(ref, table, "view" if table.name in views else "table"))
+        self._tables.update(reflected)
+        infos.sort(key=lambda t: (t.ref.schema or "", t.ref.name))
+        return infos
+
+    def _table(self, ref: TableRef) -> sa.Table:
+        try:
+            return self._tables[ref]
+        except KeyError:
+            raise SchemaMismatch(f"table {ref} was not reflected") from None
+
+    # ------------------------------------------------------------------ reading
+
+    def build(self, query: Select) -> tuple[sa.Select, dict[str, Any]]:
+        """The Core statement for `query` and its parameter values."""
+        table = self._table(query.table)
+        try:
+            return self._statements.get(table, query, self._table), statement_values(query)
+        except KeyError as err:
+            raise SchemaMismatch(f"column {err} is not in {query.table}") from None
+
+    def select(self, query: Select) -> list[tuple[Any, ...]]:
+        stmt, params = self.build(query)
+        return self._run(lambda conn: conn.execute(stmt, params).all())  # Rows index like tuples
+
+    def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
+        table = self._table(query.table)
+        filtered = Select(query.table, (), query.where)
+        params = statement_values(filtered)
+        where = build_statement(table, filtered, self._table).whereclause
+        conditions = () if where is None else (where,)
+        if estimate and self.capabilities.count_estimate:
+            rows = sa.select(*table.primary_key.columns or table.c).where(*conditions)
+            return self._run(lambda conn: self._estimate(conn, rows.params(params))), False
+        stmt = sa.select(sa.func.count()).select_from(table).where(*conditions)
+        return self._run(lambda conn: int(conn.execute(stmt, params).scalar_one())), True
+
+    def _estimate(self, conn: Connection, stmt: sa.Select) -> int:
+        compiled = stmt.compile(
+            dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        params = compiled.params
+        positional = tuple(params[name] for name in compiled.positiontup or ())
+        estimate = self.backend.estimate(conn, str(compiled), positional or params)
+        return estimate or 0
+
+    def ping(self) -> None:
+        self._run(lambda conn: conn.execute(sa.select(1)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _sqlite_file(url: URL) -> str | None:
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
