@@ -3,7 +3,6 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY wrapper ./wrapper
 COPY legacy_adapters ./legacy_adapters
-COPY fixtures ./fixtures
 RUN pip install --no-cache-dir .
 COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint
 RUN useradd --system --create-home wrapper && mkdir /state && chown wrapper /state

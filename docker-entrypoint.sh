@@ -11,7 +11,9 @@ config="${LEGACY_WRAPPER_CONFIG:-/config/wrapper.yaml}"
 if [ ! -f "$config" ]; then
     cat >&2 <<USAGE
 legacy-wrapper: no mapping at $config; mount yours (and a volume for the wrapper's state), or run the demo:
-  docker run -p 8080:8080 -v "\$PWD/wrapper.yaml:$config:ro" -v lw-state:/state legacy-wrapper
+  docker run -p 8080:8080 -v "\$PWD/wrapper.yaml:$config:ro" -v lw-state:/state \\
+      -e LEGACY_WRAPPER_STATE_KEY="\$(cat state.key)" legacy-wrapper
+  (the built-in token server needs a state key: legacy-wrapper signing-keys new-state-key)
   docker run -p 8080:8080 legacy-wrapper legacy-wrapper demo --bind 0.0.0.0:8080
   docker run --rm legacy-wrapper legacy-wrapper --help
 USAGE

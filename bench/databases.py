@@ -19,8 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from fixtures import legacy_demo
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, plant
 
 log = logging.getLogger("bench")
 
@@ -74,7 +73,7 @@ def _safe(url: str) -> str:
 def _build(url: str, orders: int) -> dict[str, int]:
     log.info("building the benchmark database (%s orders) at %s ...", f"{orders:,}", _safe(url))
     started = time.perf_counter()
-    counts = legacy_demo.build(url, orders=orders)
+    counts = plant.build(url, orders=orders)
     log.info("built in %.0f s: %s", time.perf_counter() - started, counts)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _counts_file(orders).write_text(json.dumps(counts, indent=2))

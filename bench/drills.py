@@ -42,11 +42,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fixtures import legacy_demo
 from fixtures.databases import temporary_database
 from tests.outages import Outage, outage
 from tests.servers import eventually, serving, workers
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, plant
 
 PATHS = ("/v1/jobs?limit=5", "/readyz", "/livez", "/v1/docs")
 GIVE_UP = 15.0
@@ -174,7 +173,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 with temporary_database(backend, folder) as url:
-                    legacy_demo.build(url, orders=200)
+                    plant.build(url, orders=200)
                     with outage(url, folder) as db:
                         config = config_for(folder, db.url, options.statement_timeout)
                         drill(db, config, server, rows)

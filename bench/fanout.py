@@ -116,11 +116,11 @@ def bench_config(url: str, prefix: str) -> str:
 
 @contextmanager
 def database(backend: str, folder: Path, orders: int) -> Iterator[str]:
-    from fixtures import legacy_demo
     from fixtures.databases import temporary_database
+    from wrapper.demo import plant
 
     with temporary_database(backend, folder) as url:
-        legacy_demo.build(url, orders=orders)
+        plant.build(url, orders=orders)
         yield url
 
 

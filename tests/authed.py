@@ -7,12 +7,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from fixtures import legacy_demo
 from wrapper.app import create_app
 from wrapper.auth.guard import declared_scopes
 from wrapper.auth.server import create_client
 from wrapper.config import load_config
-from wrapper.demo import MAPPING, ensure_state_key
+from wrapper.demo import MAPPING, ensure_state_key, plant
 from wrapper.state.store import Grant
 
 AUTH = """
@@ -25,7 +24,7 @@ auth:
 def build_demo(folder: Path, orders: int = 120) -> str:
     """A demo legacy database in `folder`; returns its URL."""
     url = f"sqlite:///{folder / 'plant.db'}"
-    legacy_demo.build(url, orders=orders)
+    plant.build(url, orders=orders)
     return url
 
 

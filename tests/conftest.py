@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fixtures import awkward, legacy_demo
+from fixtures import awkward
 from fixtures.databases import BACKENDS, backend_available, temporary_database
 from wrapper.app import create_app
 from wrapper.config import Config, parse_config
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, plant
 
 DEMO_ORDERS = 300
 
@@ -54,7 +54,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo plant database plus the awkward schema, built once per backend."""
     with temporary_database(backend, tmp_path_factory.mktemp(backend)) as url:
-        legacy_demo.build(url, orders=DEMO_ORDERS)
+        plant.build(url, orders=DEMO_ORDERS)
         awkward.build(url)
         yield url
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import legacy_demo
 from wrapper.auth.sealing import new_state_key
-from wrapper.demo import AUTH_SECTION, MAPPING
+from wrapper.demo import AUTH_SECTION, MAPPING, plant
 
 from .servers import free_port, get
 
@@ -68,7 +67,7 @@ def test_without_a_mapping_it_says_how_to_mount_one_or_run_the_demo(tmp_path: Pa
 
 def demo_config(folder: Path, port: int) -> Path:
     database = folder / "plant.db"
-    legacy_demo.build(f"sqlite:///{database}", orders=50)
+    plant.build(f"sqlite:///{database}", orders=50)
     config = folder / "wrapper.yaml"
     text = MAPPING.read_text(encoding="utf-8").replace(
         "sqlite:///plant.db", f"sqlite:///{database}"

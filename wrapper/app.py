@@ -25,7 +25,8 @@ from wrapper.pagination import Cursors
 from wrapper.problems import PROBLEM_TYPES, ResourceNotFound, register_problem_handlers
 from wrapper.read import ReadPath
 from wrapper.reader import Reader
-from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, json_response, register_version
+from wrapper.resources import SWAGGER_UI_ASSETS, Authorize, register_version
+from wrapper.responses import json_response
 from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
 from wrapper.state.store import StateStore

@@ -30,7 +30,7 @@ from flask import Response, request
 
 from legacy_adapters.base import SourceTimeout
 from wrapper.access import Access
-from wrapper.conditional import Entity, make_entity, respond
+from wrapper.conditional import Entity, conditional_response, make_entity
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.metrics import Metrics
 
@@ -275,7 +275,7 @@ class Responder:
         else:
             entity = encoded()
         control = cache_control(policy.max_age, resource, access) if policy else None
-        response = respond(entity, control)
+        response = conditional_response(entity, control)
         if response.status_code == 304:
             self.metrics.not_modified.inc()
         return response

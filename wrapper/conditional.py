@@ -38,7 +38,7 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
 
 
-def respond(entity: Entity, cache_control: str | None = None) -> Response:
+def conditional_response(entity: Entity, cache_control: str | None = None) -> Response:
     """200 with the entity, or 304 (no body) when the client already holds it."""
     if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
         response = Response(status=304)

@@ -17,7 +17,7 @@ from flask import Blueprint, Response
 
 from legacy_adapters.base import Source, SourceError
 from wrapper.problems import SourceUnavailableProblem
-from wrapper.resources import json_response
+from wrapper.responses import json_response
 
 READY_WITHIN = 2.0  # seconds
 

@@ -226,25 +226,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 SECURITY_SCHEMES = ("oauth2", "bearerAuth", "apiKey")
 
 
-def version_scopes(version: VersionMapping) -> dict[str, str]:
-    """Every scope the version's mapping declares, with what it grants."""
-    scopes: dict[str, list[str]] = {}
-    for res in version.resources.values():
-        for operation, required in res.scopes.items():
-            if operation == "item" and not res.key:
-                continue  # list-only resource
-            for scope in required:
-                scopes.setdefault(scope, []).append(f"{operation} {res.name}")
-        for f in res.fields:
-            if f.scope:
-                scopes.setdefault(f.scope, []).append(f"see {res.name}.{f.name}")
-            if f.rows and f.rows.unless_scope:
-                scopes.setdefault(f.rows.unless_scope, []).append(
-                    f"every {res.name} row, whatever the {f.rows.claim} claim"
-                )
-    return {s: "; ".join(dict.fromkeys(grants)) for s, grants in sorted(scopes.items())}
-
-
 def security_schemes(version: VersionMapping, api_key_header: str) -> dict[str, dict[str, Any]]:
     return {
         "oauth2": {
@@ -253,7 +234,7 @@ def security_schemes(version: VersionMapping, api_key_header: str) -> dict[str, 
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": "/oauth/token",
-                    "scopes": version_scopes(version),
+                    "scopes": version.declared_scopes(),
                 }
             },
         },

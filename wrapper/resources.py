@@ -14,7 +14,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
 
@@ -34,13 +33,6 @@ from wrapper.problems import PROBLEM_JSON
 from wrapper.read import Body, ReadPath
 
 SWAGGER_UI_ASSETS = "/_assets/swagger-ui/"
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = Response(orjson.dumps(body), status=status, mimetype="application/json")
-    if headers:
-        response.headers.update(headers)
-    return response
 
 
 class VersionApi(Api):

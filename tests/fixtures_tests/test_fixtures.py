@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from fixtures import awkward, legacy_demo, wide_catalog
+from fixtures import awkward, wide_catalog
 from fixtures.databases import BACKENDS, backend_available, temporary_database
+from wrapper.demo import plant
 
 DEMO_ORDERS = 300
 SERVER_BACKENDS = tuple(b for b in BACKENDS if b != "sqlite")
@@ -45,7 +46,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def demo(db_url: str) -> dict[str, int]:
-    return legacy_demo.build(db_url, orders=DEMO_ORDERS)
+    return plant.build(db_url, orders=DEMO_ORDERS)
 
 
 def _count(conn: sa.Connection, table: sa.Table | sa.TableClause) -> int:
@@ -79,13 +80,13 @@ def test_demo_counts_match_tables(demo: dict[str, int], engine: sa.Engine) -> No
     assert DEMO_ORDERS * 2 < demo["ACTLOG"] < DEMO_ORDERS * 4
     with engine.connect() as conn:
         for name, expected in demo.items():
-            assert _count(conn, legacy_demo.metadata.tables[name]) == expected, name
+            assert _count(conn, plant.metadata.tables[name]) == expected, name
 
 
 def test_demo_schema_is_reflected(demo: dict[str, int], engine: sa.Engine) -> None:
     inspector = sa.inspect(engine)
     assert set(demo) <= set(inspector.get_table_names())
-    assert legacy_demo.OPEN_ORDERS_VIEW in inspector.get_view_names()
+    assert plant.OPEN_ORDERS_VIEW in inspector.get_view_names()
     assert inspector.get_pk_constraint("ORDLINE")["constrained_columns"] == ["ORD_NO", "LINE_NO"]
     assert inspector.get_pk_constraint("ACTLOG")["constrained_columns"] == []
     assert not [ix for ix in inspector.get_indexes("ACTLOG") if ix["unique"]]
@@ -100,7 +101,7 @@ def test_demo_schema_is_reflected(demo: dict[str, int], engine: sa.Engine) -> No
 
 
 def test_order_totals_equal_sum_of_lines(demo: dict[str, int], engine: sa.Engine) -> None:
-    hdr, line = legacy_demo.ORDHDR, legacy_demo.ORDLINE
+    hdr, line = plant.ORDHDR, plant.ORDLINE
     sums = (
         sa.select(line.c.ORD_NO, sa.func.sum(line.c.QTY * line.c.UNIT_PRC).label("amount"))
         .group_by(line.c.ORD_NO)
@@ -116,7 +117,7 @@ def test_order_totals_equal_sum_of_lines(demo: dict[str, int], engine: sa.Engine
 
 
 def test_actlog_has_exact_duplicate_rows(demo: dict[str, int], engine: sa.Engine) -> None:
-    log = legacy_demo.ACTLOG
+    log = plant.ACTLOG
     copies = sa.func.count().label("copies")
     duplicated = sa.select(*log.c, copies).group_by(*log.c).having(sa.func.count() > 1)
     with engine.connect() as conn:
@@ -126,8 +127,8 @@ def test_actlog_has_exact_duplicate_rows(demo: dict[str, int], engine: sa.Engine
 
 
 def test_references_and_codes_are_consistent(demo: dict[str, int], engine: sa.Engine) -> None:
-    hdr, line, job = legacy_demo.ORDHDR, legacy_demo.ORDLINE, legacy_demo.JOBSCHED
-    cust, codes = legacy_demo.CUSTMAST, legacy_demo.CODETBL
+    hdr, line, job = plant.ORDHDR, plant.ORDLINE, plant.JOBSCHED
+    cust, codes = plant.CUSTMAST, plant.CODETBL
     with engine.connect() as conn:
         for child, parent in (
             (job.c.ORD_NO, hdr.c.ORD_NO),
@@ -141,7 +142,7 @@ def test_references_and_codes_are_consistent(demo: dict[str, int], engine: sa.En
         order_stats = {s for (s,) in conn.execute(sa.select(hdr.c.STAT).distinct())}
         job_stats = {s for (s,) in conn.execute(sa.select(job.c.STAT).distinct())}
         open_orders = _count(conn, hdr.select().where(hdr.c.STAT == "OP").subquery())
-        in_view = _count(conn, sa.table(legacy_demo.OPEN_ORDERS_VIEW))
+        in_view = _count(conn, sa.table(plant.OPEN_ORDERS_VIEW))
     assert {("OSTS", s) for s in order_stats} <= known
     assert {("JSTS", s) for s in job_stats} <= known
     assert {"OP", "CL"} <= order_stats
@@ -152,7 +153,7 @@ def test_references_and_codes_are_consistent(demo: dict[str, int], engine: sa.En
 def test_char_columns_are_space_padded(
     backend: str, demo: dict[str, int], engine: sa.Engine
 ) -> None:
-    cust = legacy_demo.CUSTMAST
+    cust = plant.CUSTMAST
     with engine.connect() as conn:
         names = conn.execute(sa.select(cust.c.CUST_NM)).scalars().all()
         notes = conn.execute(sa.select(cust.c.NOTE_TX).where(cust.c.NOTE_TX.is_not(None)))
@@ -171,11 +172,9 @@ def test_demo_is_deterministic_on_sqlite(tmp_path: pathlib.Path) -> None:
         temporary_database("sqlite", tmp_path) as second,
         temporary_database("sqlite", tmp_path) as other_seed,
     ):
-        assert legacy_demo.build(first, orders=DEMO_ORDERS) == legacy_demo.build(
-            second, orders=DEMO_ORDERS
-        )
-        legacy_demo.build(other_seed, orders=DEMO_ORDERS, seed=2)
-        for table in (legacy_demo.ORDHDR, legacy_demo.ORDLINE):
+        assert plant.build(first, orders=DEMO_ORDERS) == plant.build(second, orders=DEMO_ORDERS)
+        plant.build(other_seed, orders=DEMO_ORDERS, seed=2)
+        for table in (plant.ORDHDR, plant.ORDLINE):
             assert _contents(first, table) == _contents(second, table)
             assert _contents(first, table) != _contents(other_seed, table)
 
@@ -187,10 +186,8 @@ def test_demo_has_same_contents_as_on_sqlite(server: str, tmp_path: pathlib.Path
         temporary_database("sqlite", tmp_path) as reference,
         temporary_database(server, tmp_path) as url,
     ):
-        assert legacy_demo.build(reference, orders=DEMO_ORDERS) == legacy_demo.build(
-            url, orders=DEMO_ORDERS
-        )
-        for table in legacy_demo.TABLES:
+        assert plant.build(reference, orders=DEMO_ORDERS) == plant.build(url, orders=DEMO_ORDERS)
+        for table in plant.TABLES:
             assert _contents(url, table) == _contents(reference, table), table.name
 
 

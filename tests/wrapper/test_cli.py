@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fixtures import legacy_demo
 from wrapper.cli import main
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, plant
 
 from ..servers import get, serving
 
@@ -77,7 +76,7 @@ def test_serve_prints_every_config_problem_and_exits(tmp_path: Path) -> None:
 def served_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("served")
     database = folder / "plant.db"
-    legacy_demo.build(f"sqlite:///{database}", orders=200)
+    plant.build(f"sqlite:///{database}", orders=200)
     config = folder / "wrapper.yaml"
     config.write_text(MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{database}"))
     return config

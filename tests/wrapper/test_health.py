@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from fixtures import legacy_demo
 from legacy_adapters.base import SourceUnavailable
 from legacy_adapters.sql import SQLAlchemySource
 from wrapper.app import create_app
+from wrapper.demo import plant
 from wrapper.health import Readiness
 
 from ..conftest import demo_config
@@ -22,7 +22,7 @@ from ..conftest import demo_config
 @pytest.fixture
 def plant_file(tmp_path: Path) -> Path:
     database = tmp_path / "plant.db"
-    legacy_demo.build(f"sqlite:///{database}", orders=50)
+    plant.build(f"sqlite:///{database}", orders=50)
     return database
 
 

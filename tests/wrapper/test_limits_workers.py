@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import legacy_demo
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, plant
 
 from ..servers import get, serving
 from .test_cli import run
@@ -17,7 +16,7 @@ from .test_cli import run
 @pytest.fixture(scope="module")
 def plant_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database = tmp_path_factory.mktemp("limited") / "plant.db"
-    legacy_demo.build(f"sqlite:///{database}", orders=100)
+    plant.build(f"sqlite:///{database}", orders=100)
     return database
 
 

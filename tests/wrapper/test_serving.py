@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import legacy_demo
-from wrapper.demo import MAPPING
+from wrapper.demo import MAPPING, plant
 
 from ..servers import eventually, get, serving, workers
 from .test_cli import run
@@ -29,7 +28,7 @@ SERVERS = ["granian", "gunicorn"]
 def served_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("serving")
     database = folder / "plant.db"
-    legacy_demo.build(f"sqlite:///{database}", orders=100)
+    plant.build(f"sqlite:///{database}", orders=100)
     config = folder / "wrapper.yaml"
     config.write_text(MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{database}"))
     return config

@@ -21,7 +21,6 @@ from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.config.auth import AuthConfig, IssuerConfig
 from wrapper.config.protection import LimitsConfig
 from wrapper.mapping.model import Mapping, Resource
-from wrapper.openapi import version_scopes
 from wrapper.problems import Unauthorized
 from wrapper.state.store import StateStore
 
@@ -102,7 +101,7 @@ def _issuer(config: IssuerConfig) -> Issuer:
 
 
 def declared_scopes(mapping: Mapping) -> list[str]:
-    return sorted({s for v in mapping.versions.values() for s in version_scopes(v)})
+    return sorted({s for v in mapping.versions.values() for s in v.declared_scopes()})
 
 
 def setup_auth(

@@ -33,7 +33,7 @@ from wrapper.config.auth import AuthConfig
 from wrapper.config.protection import LimitsConfig
 from wrapper.limits import KeyedLimits, ietf_fields
 from wrapper.problems import RateLimited, handle_problem
-from wrapper.resources import json_response
+from wrapper.responses import json_response
 from wrapper.state.store import ClientRecord, Grant, StateStore, digest
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

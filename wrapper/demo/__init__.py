@@ -69,14 +69,14 @@ def prepare_demo(
     pointing at it, with the built-in authorization server (tokens issued as
     `issuer`, default http://BIND) and, given `protection`, rate limits and a
     short cache on jobs and codes; returns its path."""
-    from fixtures import legacy_demo
+    from wrapper.demo import plant
 
     workdir.mkdir(parents=True, exist_ok=True)
     database = (workdir / "plant.db").resolve()
     marker = workdir / f".built-{orders}"
     if not marker.exists():
         database.unlink(missing_ok=True)
-        legacy_demo.build(f"sqlite:///{database}", orders=orders)
+        plant.build(f"sqlite:///{database}", orders=orders)
         marker.touch()
     text = MAPPING.read_text(encoding="utf-8")
     url = json.dumps(f"sqlite:///{database}")  # a JSON string is a valid YAML scalar

@@ -108,6 +108,28 @@ class VersionMapping:
     description: str | None
     resources: dict[str, Resource]
 
+    def declared_scopes(self) -> dict[str, str]:
+        """Every scope the version's mapping declares, with what it grants."""
+        scopes: dict[str, list[str]] = {}
+        for res in self.resources.values():
+            for operation, required in res.scopes.items():
+                if operation == "item" and not res.key:
+                    continue  # list-only resource
+                for scope in required:
+                    scopes.setdefault(scope, []).append(f"{operation} {res.name}")
+            for f in res.fields:
+                if f.scope:
+                    scopes.setdefault(f.scope, []).append(f"see {res.name}.{f.name}")
+                if f.rows and f.rows.unless_scope:
+                    scopes.setdefault(f.rows.unless_scope, []).append(
+                        f"every {res.name} row, whatever the {f.rows.claim} claim"
+                    )
+            if res.through and res.through.unless_scope:
+                scopes.setdefault(res.through.unless_scope, []).append(
+                    f"every {res.name} row, whatever its {res.through.relation}"
+                )
+        return {s: "; ".join(dict.fromkeys(grants)) for s, grants in sorted(scopes.items())}
+
 
 @dataclass(frozen=True)
 class Mapping:

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from fixtures import legacy_demo
-from wrapper.demo import AUTH_SECTION, MAPPING, ensure_state_key, reset_personas
+from wrapper.demo import AUTH_SECTION, MAPPING, ensure_state_key, plant, reset_personas
 
 from ...servers import free_port, serving
 
@@ -30,7 +29,7 @@ def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tu
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_serve_with_auth(tmp_path: Path, server: str) -> None:
     port = free_port()
-    legacy_demo.build(f"sqlite:///{tmp_path / 'plant.db'}", orders=100)
+    plant.build(f"sqlite:///{tmp_path / 'plant.db'}", orders=100)
     config = tmp_path / "wrapper.yaml"
     text = MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{tmp_path / 'plant.db'}")
     config.write_text(text + AUTH_SECTION.format(bind=f"127.0.0.1:{port}"))
