@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from legacy_adapters.base import SourceError
+from wrapper.state.store import StateUnavailable
 
 if TYPE_CHECKING:
     from wrapper.config import Config
@@ -55,6 +56,8 @@ class _Commands(click.Group):
             raise
         except SourceError as err:
             _fail(f"cannot read the legacy source: {err}")
+        except StateUnavailable as err:
+            _fail(str(err))
         except OSError as err:
             if err.filename is None:
                 _unexpected(ctx, err)

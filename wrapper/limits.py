@@ -114,7 +114,13 @@ def init_limits(app: Flask, config: LimitsConfig, identify: Identify, metrics: M
         headers_enabled=False,  # the IETF fields below replace the legacy X-RateLimit-*
     )
     limiter.request_filter(
-        lambda: request.path.startswith(UNLIMITED_PATHS) or request.path in OWN_LIMITS_PATHS
+        # A CORS preflight (OPTIONS) reads nothing and carries no credentials: a
+        # browser sends one before its real request, which is counted.
+        lambda: (
+            request.method == "OPTIONS"
+            or request.path.startswith(UNLIMITED_PATHS)
+            or request.path in OWN_LIMITS_PATHS
+        )
     )
     limiter.init_app(app)
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from fixtures.databases import MARIADB_SERVER_URL, PG_SERVER_URL
 from wrapper.cli import main
-from wrapper.demo import AUTH_SECTION, MAPPING
+from wrapper.demo import AUTH_SECTION, MAPPING, plant
 
 from ..conftest import require_backend
 
@@ -249,3 +249,21 @@ def test_an_unexpected_error_is_one_line_and_verbose_shows_where(tmp_path: Path)
     assert "unable to open database file" in line and "legacy-wrapper -v clients" in line
     result = CliRunner().invoke(main, ["-v", "clients", "list", "--config", str(config)])
     assert result.exit_code == 1 and result.exception is not None  # the traceback, on request
+
+
+def test_an_unreachable_state_database_is_one_line(closed_port: int, tmp_path: Path) -> None:
+    """The wrapper's own database (`state:`) down at start: one line naming it, no password."""
+    database = tmp_path / "plant.db"
+    plant.build(f"sqlite:///{database}", orders=20)
+    config = config_with_source(tmp_path, f"sqlite:///{database}")
+    state = f"postgresql+psycopg://keeper:secret@127.0.0.1:{closed_port}/state"
+    config.write_text(config.read_text().replace("  state: auth.db\n", f"  state: '{state}'\n"))
+    for command in (
+        ("openapi", "--config", str(config), "--out", str(tmp_path / "specs")),
+        ("clients", "list", "--config", str(config)),
+    ):
+        code, out = run(*command)
+        line = one_line(out)
+        assert code == 2, out
+        assert line.startswith("cannot open the wrapper's state database"), line
+        assert f"127.0.0.1:{closed_port}" in line and "secret" not in line

@@ -99,3 +99,14 @@ def test_the_global_ceiling_holds_across_clients(demo_url: str) -> None:
 def test_without_a_limits_section_nothing_is_limited(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/v1/jobs?limit=1")
     assert "RateLimit" not in response.headers and "RateLimit-Policy" not in response.headers
+
+
+def test_cors_preflights_are_not_counted(demo_url: str) -> None:
+    """A browser sends OPTIONS before each real request: only the request counts."""
+    app = limited_app(demo_url)
+    client = app.test_client()
+    env = {"REMOTE_ADDR": "10.0.0.9"}
+    preflight = {"Origin": "https://portal.example.com", "Access-Control-Request-Method": "GET"}
+    for _ in range(6):
+        assert client.options("/v1/jobs", headers=preflight, environ_base=env).status_code < 400
+    assert admitted(app, 5, ip="10.0.0.9")[0] == 3  # the whole default budget is still there

@@ -118,6 +118,10 @@ class CursorKey:
     retire_at: float | None
 
 
+class StateUnavailable(Exception):
+    """The wrapper's own database cannot be opened; the message says where and why."""
+
+
 class StateStore:
     """Reads and writes the state database; creates its tables when missing."""
 
@@ -128,7 +132,16 @@ class StateStore:
             # an in-memory database lives in its connection: share one between threads
             options = {"poolclass": sa.StaticPool, "connect_args": {"check_same_thread": False}}
         self.engine = sa.create_engine(url, **options)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.DBAPIError as err:
+            self.engine.dispose()
+            shown = parsed.render_as_string(hide_password=True)
+            reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+            raise StateUnavailable(
+                f"cannot open the wrapper's state database {shown}: {reason} "
+                "(the `state:` setting names it)"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
