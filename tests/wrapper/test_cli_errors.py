@@ -237,7 +237,9 @@ def test_a_malformed_config_file_is_named_with_its_line(
     assert "authentication is not configured" not in out  # not a misleading reason
 
 
-def test_an_unexpected_error_is_one_line_and_verbose_shows_where(tmp_path: Path) -> None:
+def test_an_unexpected_error_is_one_line_and_verbose_shows_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = config_with_source(tmp_path, "sqlite:///plant.db")
     config.write_text(
         config.read_text().replace("state: auth.db", "state: no-such-folder/auth.db"),
@@ -245,8 +247,18 @@ def test_an_unexpected_error_is_one_line_and_verbose_shows_where(tmp_path: Path)
     )
     code, out = run("clients", "list", "--config", str(config))
     line = one_line(out)
+    assert code == 2
+    assert "state database" in line and "unable to open database file" in line
+
+    def broken(self: object) -> list:
+        raise RuntimeError("something nobody planned for")
+
+    config.write_text(config.read_text().replace("no-such-folder/", ""), encoding="utf-8")
+    monkeypatch.setattr("wrapper.state.store.StateStore.clients", broken)
+    code, out = run("clients", "list", "--config", str(config))
+    line = one_line(out)
     assert code == 1
-    assert "unable to open database file" in line and "legacy-wrapper -v clients" in line
+    assert "something nobody planned for" in line and "legacy-wrapper -v clients" in line
     result = CliRunner().invoke(main, ["-v", "clients", "list", "--config", str(config)])
     assert result.exit_code == 1 and result.exception is not None  # the traceback, on request
 
