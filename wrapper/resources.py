@@ -155,8 +155,8 @@ def _blueprint(
         )
 
     if resource.key:
-
-        @blp.route("/<key>", endpoint="item")
+        # `path`: a key may hold `/` (sent as %2F, which servers decode before routing).
+        @blp.route("/<path:key>", endpoint="item")
         @blp.doc(
             summary=f"Get one {resource.name} item by key",
             operationId=f"{resource.version}_get_{resource.name}",
