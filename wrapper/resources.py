@@ -108,6 +108,16 @@ def register_version(
                 # flask-smorest's decorators only document here (views return a
                 # Response, which they pass through): skip their wrappers at run time.
                 app.view_functions[name] = inspect.unwrap(app.view_functions[name])
+        item = app.view_functions.get(f"{blueprint.name}.item")
+        if item is not None:
+            # A key rendered as "" (an all-blank CHAR key) is reached at `.../{resource}/`
+            # (or `/%20`), not by the list: one more rule, not in the documents.
+            app.add_url_rule(
+                f"/{version.name}/{resource.name}/",
+                endpoint=f"{blueprint.name}.item_blank",
+                view_func=item,
+                defaults={"key": ""},
+            )
     return api
 
 

@@ -183,10 +183,15 @@ _COMMON: dict[str, TypeEntry] = {
     **dict.fromkeys(("TSVECTOR", "TSQUERY"), _TSVECTOR),
 }
 
+# Single-precision floats come back as a double that differs from the stored
+# value: compared again (`=`, or in a cursor) they would miss rows.
+_FLOAT4 = TypeEntry("number", "number", frozenset({"order", "null"}), True, False)
+
 _POSTGRESQL: dict[str, TypeEntry] = {
-    # float4 values come back rounded to a double that differs from the stored
-    # value: compared again in a cursor they would skip or repeat rows.
-    **dict.fromkeys(("REAL", "FLOAT4"), TypeEntry("number", "number", ORDERED, True, False)),
+    **dict.fromkeys(("REAL", "FLOAT4"), _FLOAT4),
+    # The driver counts a month as 30 days and a year as 365, PostgreSQL compares
+    # a year as 360: an interval read back is not the one stored, so no cursor.
+    "INTERVAL": TypeEntry("duration", "string, ISO 8601 duration", ORDERED, True, False),
     "MONEY": TypeEntry("string", "string, as PostgreSQL formats money", ORDERED),
     **dict.fromkeys(
         ("BIT", "VARBIT", "BIT VARYING"),
@@ -223,11 +228,20 @@ _MYSQL: dict[str, TypeEntry] = {
     "ENUM": TypeEntry("string", "string (one of the ENUM's values)", EQUALITY, False, False),
     "SET": TypeEntry("set", "array of strings", NULL_ONLY, sortable=False, cursor=False),
     "BIT": TypeEntry("bits", "integer (BIT(1): boolean)", EQUALITY, sortable=False, cursor=False),
-    # FLOAT is single precision: see PostgreSQL's REAL.
-    "FLOAT": TypeEntry("number", "number", ORDERED, True, False),
+    "FLOAT": _FLOAT4,  # single precision
 }
 
-_SQLITE: dict[str, TypeEntry] = {}
+# SQLite keeps timestamps and times as text in whatever form the application
+# wrote (`T` or a space, with or without fractions); a value written in another
+# form never compares equal, so only `isnull` filters and no cursor.
+_SQLITE_TEXT_TIME = dict(capabilities=NULL_ONLY, sortable=False, cursor=False)
+_SQLITE: dict[str, TypeEntry] = {
+    **dict.fromkeys(
+        ("TIMESTAMP", "DATETIME", "DATETIME2", "SMALLDATETIME"),
+        TypeEntry("timestamp", _TIMESTAMP.json, **_SQLITE_TEXT_TIME),
+    ),
+    **dict.fromkeys(("TIME",), TypeEntry("native_time", _TIME.json, **_SQLITE_TEXT_TIME)),
+}
 # A SQLite column without a declared type (a view's computed column): SQLite
 # orders and compares any two values the same way, so it pages like any other.
 _SQLITE_UNTYPED = TypeEntry("as_text", "string (the value's text)", NULL_ONLY, True, True)
