@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
+from werkzeug.routing import PathConverter
 
 from wrapper.access import Access
 from wrapper.config import PagingConfig
@@ -60,6 +61,15 @@ class VersionApi(Api):
         pass
 
 
+class ItemKeyConverter(PathConverter):
+    """An item's key in the URL: anything after the resource's slash, slashes
+    included, even a leading one (a key `/LEADING` is `.../%2FLEADING`, which the
+    server decodes to `...//LEADING` before routing)."""
+
+    regex = ".+"
+    part_isolating = False  # it spans path segments
+
+
 Authorize = Callable[[Resource, str], Access]  # (resource, "list" | "item") -> Access
 Respond = Callable[[Resource, Access, Callable[[], Body]], Response]
 
@@ -77,6 +87,7 @@ def register_version(
     """`public_url` starts the links of this version's responses (`Link: rel="next"`);
     without it they are relative references, never built from the request's Host."""
     prefix = version.name.upper()
+    app.url_map.converters["item_key"] = ItemKeyConverter
     app.config.update(
         {
             f"{prefix}_API_TITLE": version.title,
@@ -166,7 +177,7 @@ def _blueprint(
 
     if resource.key:
         # `path`: a key may hold `/` (sent as %2F, which servers decode before routing).
-        @blp.route("/<path:key>", endpoint="item")
+        @blp.route("/<item_key:key>", endpoint="item", merge_slashes=False)
         @blp.doc(
             summary=f"Get one {resource.name} item by key",
             operationId=f"{resource.version}_get_{resource.name}",

@@ -49,8 +49,10 @@ JOBS = TableInfo(
         c("CheckerId", "INTEGER", "int"),
     ),
     primary_key=("JobId",),
-    indexes=(IndexInfo("ix_wc_due", ("WorkCenterCode", "DueDate"), False),
-             IndexInfo("ix_tags", ("Tags",), False)),  # fmt: skip
+    indexes=(
+        IndexInfo("ix_wc_due", ("WorkCenterCode", "DueDate"), False),
+        IndexInfo("ix_tags", ("Tags",), False),
+    ),  # fmt: skip
     foreign_keys=(
         ForeignKeyInfo(("WorkCenterCode",), None, "WorkCenter", ("Code",)),
         ForeignKeyInfo(("OwnerId",), None, "Employee", ("EmployeeId",)),
@@ -83,7 +85,9 @@ UNIQUE_ONLY = TableInfo(
     indexes=(IndexInfo("uq_code", ("code",), True),),
 )
 FEED = TableInfo(TableRef("feed"), "view", (c("doc", "JSON", "object"), c("n", "INTEGER", "int")))
-BLOBS = TableInfo(TableRef("blobs"), "view", (c("doc", "JSON", "object"), c("raw", "BYTEA", "bytes")))
+BLOBS = TableInfo(
+    TableRef("blobs"), "view", (c("doc", "JSON", "object"), c("raw", "BYTEA", "bytes"))
+)
 TABLES = (CENTERS, EMPLOYEES, JOBS, LINES, SHIPMENTS, ADRESSEN, UNIQUE_ONLY, FEED, BLOBS)
 
 

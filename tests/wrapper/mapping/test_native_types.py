@@ -180,7 +180,9 @@ def test_uuid_json_arrays_sets_ranges_geometries() -> None:
     assert json(doc.render("text")) == b'"text"'
 
     array = infer_converter(col("_numeric", "list"), "postgresql")
-    assert json(array.render([Decimal("1.50"), None, 2**70])) == b"[1.50,null,1180591620717411303424]"
+    assert (
+        json(array.render([Decimal("1.50"), None, 2**70])) == b"[1.50,null,1180591620717411303424]"
+    )
     assert array.json_schema() == {"type": "array", "items": {"type": "number"}}
 
     members = infer_converter(col("SET", "str", 5), "mysql")
@@ -196,7 +198,7 @@ def test_uuid_json_arrays_sets_ranges_geometries() -> None:
     assert ranges.render(Range(start, None, "[)")) == "[2026-06-01T07:00:00,)"
 
     geometry = infer_converter(col("GEOMETRY"), "mysql")
-    point = bytes.fromhex("e6100000" "0101000000000000000000f03f0000000000000040")
+    point = bytes.fromhex("e61000000101000000000000000000f03f0000000000000040")
     assert geometry.render(point) == {"type": "Point", "coordinates": [1.0, 2.0]}
     pg_point = infer_converter(col("POINT"), "postgresql")
     assert pg_point.render("(171.5,-6.25)") == {"type": "Point", "coordinates": [171.5, -6.25]}
