@@ -52,7 +52,7 @@ JOBS = TableInfo(
     indexes=(
         IndexInfo("ix_wc_due", ("WorkCenterCode", "DueDate"), False),
         IndexInfo("ix_tags", ("Tags",), False),
-    ),  # fmt: skip
+    ),
     foreign_keys=(
         ForeignKeyInfo(("WorkCenterCode",), None, "WorkCenter", ("Code",)),
         ForeignKeyInfo(("OwnerId",), None, "Employee", ("EmployeeId",)),
