@@ -117,7 +117,7 @@ class Offer:
 
 def offer(app: Flask, resource: Any) -> Offer:
     state = app.extensions["legacy_wrapper"]
-    table = state.schema.table(resource.table)
+    table = state.schemas[resource.source].table(resource.table)
     types = {}
     for f in resource.fields:
         column = table.column(f.column) if table is not None else None

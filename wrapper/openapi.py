@@ -10,27 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import validate
 
 from wrapper.config import PagingConfig
 from wrapper.mapping.model import Field, Resource, VersionMapping
 from wrapper.operators import OPERATORS
-
-_FIELD_TYPES: dict[str, type[ma.fields.Field]] = {
-    "string": ma.fields.String,
-    "text": ma.fields.String,
-    "bytes": ma.fields.String,
-    "integer": ma.fields.Integer,
-    "number": ma.fields.Float,
-    "decimal": ma.fields.Float,
-    "boolean": ma.fields.Boolean,
-    "enum": ma.fields.String,
-    "date": ma.fields.Date,
-    # times and timestamps without an offset: strings with a pattern (see converters)
-    "datetime": ma.fields.String,
-    "time": ma.fields.String,
-}
-_METADATA_KEYS = ("format", "pattern", "maxLength", "contentEncoding", "x-decimal-places")
 
 
 def schema_name(resource: Resource) -> str:
@@ -39,16 +22,16 @@ def schema_name(resource: Resource) -> str:
 
 
 def _ma_field(field: Field) -> ma.fields.Field:
-    conv = field.converter
-    json_schema = conv.json_schema()
-    metadata: dict[str, Any] = {k: json_schema[k] for k in _METADATA_KEYS if k in json_schema}
+    """The field as documented: exactly the converter's JSON schema (type, format,
+    pattern, enum ...), null allowed where the column or a sentinel allows it."""
+    metadata: dict[str, Any] = dict(field.converter.json_schema())
     if field.description:
         metadata["description"] = field.description
-    kwargs: dict[str, Any] = {"allow_none": field.nullable, "metadata": metadata}
-    if "enum" in json_schema:
-        kwargs["validate"] = validate.OneOf(json_schema["enum"])
-    cls = _FIELD_TYPES.get(conv.kind, ma.fields.String)
-    return cls(**kwargs)
+    if field.nullable and "enum" in metadata:
+        metadata["enum"] = [*metadata["enum"], None]
+    if "type" not in metadata:  # any JSON value, null included
+        return ma.fields.Raw(allow_none=True, metadata=metadata)
+    return ma.fields.Raw(allow_none=field.nullable, metadata=metadata)
 
 
 def build_schemas(version: VersionMapping) -> dict[str, type[ma.Schema]]:
@@ -192,14 +175,16 @@ def item_parameters(resource: Resource) -> list[dict[str, Any]]:
         if len(resource.key) > 1
         else f"the {resource.key[0]} of the {resource.name} item"
     )
-    parts = ",".join(["[^,/]*"] * len(resource.key))
+    schema: dict[str, Any] = {"type": "string", "minLength": 1}
+    if len(resource.key) > 1:  # a single key is the whole text, commas and slashes included
+        schema["pattern"] = "^" + ",".join(["[^,]*"] * len(resource.key)) + "$"
     return [
         {
             "in": "path",
             "name": "key",
             "required": True,
             "description": key_desc,
-            "schema": {"type": "string", "minLength": 1, "pattern": f"^{parts}$"},
+            "schema": schema,
         },
         _fields_param(resource),
         *_expand_param(resource),

@@ -27,6 +27,7 @@ import binascii
 import datetime as dt
 import hashlib
 import re
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -62,6 +63,10 @@ def _tag(value: Any) -> Any:
         return {"t": value.isoformat()}
     if isinstance(value, bytes | bytearray | memoryview):
         return {"b": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, uuid.UUID):
+        return {"u": str(value)}
+    if isinstance(value, dt.timedelta):
+        return {"s": [value.days, value.seconds, value.microseconds]}
     raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
 
 
@@ -71,6 +76,8 @@ _UNTAG = {
     "D": dt.date.fromisoformat,
     "t": dt.time.fromisoformat,
     "b": base64.b64decode,
+    "u": uuid.UUID,
+    "s": lambda parts: dt.timedelta(*parts),
 }
 
 

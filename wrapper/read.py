@@ -37,8 +37,8 @@ class ReadPath:
         view = access.view(resource)
         query = parse_query(args, view, self.paging, resource)  # parse
         plan = self.planner.plan_list(view, query, access)  # plan
-        page = self.reader.page(plan)  # execute and render
-        headers = {}
+        page, unrendered = self.reader.page(plan)  # execute and render
+        headers = _unrendered(unrendered)
         if page["next_cursor"]:
             following = args.to_dict()
             following["cursor"] = page["next_cursor"]
@@ -49,4 +49,11 @@ class ReadPath:
         view = access.view(resource)
         query = parse_item_query(args, view, resource)  # parse
         plan = self.planner.plan_item(view, key, query, access)  # plan
-        return self.reader.item(plan, key), {}  # execute and render
+        item, unrendered = self.reader.item(plan, key)  # execute and render
+        return item, _unrendered(unrendered)
+
+
+def _unrendered(fields: tuple[str, ...]) -> dict[str, str]:
+    """Fields served as null because a value could not be rendered (see
+    `wrapper/mapping/rendering.py`), so a client can tell them from NULLs."""
+    return {"Unrendered-Fields": ", ".join(dict.fromkeys(fields))} if fields else {}

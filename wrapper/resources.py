@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
+from werkzeug.routing import PathConverter
 
 from wrapper.access import Access
 from wrapper.config import PagingConfig
@@ -52,6 +53,15 @@ class VersionApi(Api):
         pass
 
 
+class ItemKeyConverter(PathConverter):
+    """An item's key in the URL: anything after the resource's slash, slashes
+    included, even a leading one (a key `/LEADING` is `.../%2FLEADING`, which the
+    server decodes to `...//LEADING` before routing)."""
+
+    regex = ".+"
+    part_isolating = False  # it spans path segments
+
+
 Authorize = Callable[[Resource, str], Access]  # (resource, "list" | "item") -> Access
 Respond = Callable[[Resource, Access, Callable[[], Body]], Response]
 
@@ -69,6 +79,7 @@ def register_version(
     """`public_url` starts the links of this version's responses (`Link: rel="next"`);
     without it they are relative references, never built from the request's Host."""
     prefix = version.name.upper()
+    app.url_map.converters["item_key"] = ItemKeyConverter
     app.config.update(
         {
             f"{prefix}_API_TITLE": version.title,
@@ -100,6 +111,16 @@ def register_version(
                 # flask-smorest's decorators only document here (views return a
                 # Response, which they pass through): skip their wrappers at run time.
                 app.view_functions[name] = inspect.unwrap(app.view_functions[name])
+        item = app.view_functions.get(f"{blueprint.name}.item")
+        if item is not None:
+            # A key rendered as "" (an all-blank CHAR key) is reached at `.../{resource}/`
+            # (or `/%20`), not by the list: one more rule, not in the documents.
+            app.add_url_rule(
+                f"/{version.name}/{resource.name}/",
+                endpoint=f"{blueprint.name}.item_blank",
+                view_func=item,
+                defaults={"key": ""},
+            )
     return api
 
 
@@ -147,8 +168,8 @@ def _blueprint(
         )
 
     if resource.key:
-
-        @blp.route("/<key>", endpoint="item")
+        # `path`: a key may hold `/` (sent as %2F, which servers decode before routing).
+        @blp.route("/<item_key:key>", endpoint="item", merge_slashes=False)
         @blp.doc(
             summary=f"Get one {resource.name} item by key",
             operationId=f"{resource.version}_get_{resource.name}",

@@ -88,9 +88,10 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (float, int),
     "decimal": (Decimal, int, float),
     "bytes": (bytes,),
-    "date": (dt.date,),
-    "datetime": (dt.datetime,),
-    "time": (dt.time,),
+    # Zero dates (`0000-00-00`) come back as text; a MySQL TIME as a timedelta.
+    "date": (dt.date, str),
+    "datetime": (dt.datetime, str),
+    "time": (dt.time, dt.timedelta, str),
     "bool": (bool, int),
 }
 
@@ -324,8 +325,12 @@ def _layout(
 
 
 def key_conditions(resource: Resource, key_text: str) -> tuple[Condition, ...]:
-    """`/orders/O000000001` or `/order_lines/O000000001,2` -> legacy equality conditions."""
-    parts = key_text.split(",")
+    """`/orders/O000000001` or `/order_lines/O000000001,2` -> legacy equality conditions.
+
+    A key of one field is the whole text (it may hold commas and slashes); the
+    parts of a composite key are separated by commas. A value that the key's
+    column cannot hold (out of range, not a number, too long) names no row: 404."""
+    parts = [key_text] if len(resource.key) == 1 else key_text.split(",")
     if len(parts) != len(resource.key):
         form = ",".join("{" + k + "}" for k in resource.key)
         raise InvalidParameter("key", f"the key of {resource.name} has the form {form}")

@@ -20,7 +20,7 @@ from wrapper.config import (
     RowRuleConfig,
     VersionConfig,
 )
-from wrapper.mapping.converters import Converter, MappingSpecError, build_converter
+from wrapper.mapping.converters import Converter, MappingSpecError, build_converter, column_type
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def _resource(
             problems.append(f"{where}: column {fc.column!r} not found in {ref} (columns: {known})")
             continue
         try:
-            conv = build_converter(fc.convert, column)
+            conv = build_converter(fc.convert, column, schema.dialect)
         except MappingSpecError as err:
             problems.append(f"{where}.convert: {err}")
             continue
@@ -271,7 +271,10 @@ def _resource(
                 )
             filter_ops = frozenset(op for op in fc.filter if op in ops)
         if fc.sort and not conv.sortable:
-            problems.append(f"{where}.sort: {conv.kind} values cannot be sorted")
+            problems.append(
+                f"{where}.sort: {column.type} values cannot be sorted and paged faithfully "
+                f"with the {conv.kind} converter"
+            )
         if fc.rows and "eq" not in conv.operators:
             problems.append(f"{where}.rows: {conv.kind} values cannot be compared with a claim")
         fields.append(
@@ -288,7 +291,15 @@ def _resource(
             )
         )
     by_column = {f.column: f.name for f in fields}
-    key, tiebreak, unique = _key(config, path, rc, table, fields, by_column, problems)
+    known = len(problems)
+    key, tiebreak, unique = _key(
+        config, path, rc, table, fields, by_column, problems, schema.dialect
+    )
+    if not tiebreak and len(problems) == known:
+        problems.append(
+            f"{config.filename}:{rc.line}: {path}.key: {ref} has no key and no column that "
+            "can be paged over (its types cannot be ordered); declare `key`"
+        )
     return Resource(
         name=rc.name,
         version=version,
@@ -312,6 +323,7 @@ def _key(
     fields: list[Field],
     by_column: dict[str, str],
     problems: list[str],
+    dialect: str = "generic",
 ) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     names = {f.name: f for f in fields}
     where = f"{config.filename}:{rc.line}: {path}.key"
@@ -334,10 +346,25 @@ def _key(
             table.primary_key,
             True,
         )
-    # No key: list-only, paged over every orderable column; exact duplicates
-    # are told apart by counting them in the cursor.
-    orderable = tuple(c.name for c in table.columns if c.python_type not in ("bytes", "unknown"))
+    unique = natural_key(table)
+    if unique and all(c in by_column for c in unique):
+        return tuple(by_column[c] for c in unique), unique, True
+    # No key: list-only, paged over every column whose values sort and ride in a
+    # cursor; exact duplicates (over those columns) are counted in the cursor.
+    orderable = tuple(c.name for c in table.columns if column_type(c, dialect).cursor)
     return (), orderable, False
+
+
+def natural_key(table: TableInfo) -> tuple[str, ...]:
+    """A table's identity: its primary key, else the first unique index (or UNIQUE
+    constraint) over columns that are all NOT NULL."""
+    if table.primary_key:
+        return table.primary_key
+    for index in table.indexes:
+        columns = [table.column(c) for c in index.columns]
+        if index.unique and columns and all(c is not None and not c.nullable for c in columns):
+            return index.columns
+    return ()
 
 
 def _relation(

@@ -5,11 +5,20 @@ request. Instead of looping over (name, position, converter) triples, the
 renderer is generated as straight-line code (as `dataclasses` generates
 `__init__`): cheap conversions are written inline (`v and v.rstrip(" ")` for
 padded CHAR), pure conversions of values that repeat (dates, codes, flags,
-amounts) go through a bounded memo, anything else calls the converter.
+amounts) go through a bounded memo, anything else calls the converter. An
+inlined expression is guarded by the type the driver returns for the column, so
+a value of another type goes through the converter.
+
+Nothing unrenderable fails a page: when a value defeats its converter (a SQLite
+DATE column holding `25/11/2026`, a NaN, a type nobody declared), the page is
+rendered again row by row and field by field, that value is served as null,
+the field is named in the response's `Unrendered-Fields` header, and the first
+failure per resource and field is logged with the row's key.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +28,12 @@ from wrapper.mapping.converters import Converter
 if TYPE_CHECKING:
     from wrapper.mapping.model import Resource
 
+log = logging.getLogger(__name__)
+
 Renderer = Callable[[Sequence[Any]], dict[str, Any]]
+KeyOf = Callable[[Sequence[Any]], str]
 MEMO_SIZE = 65_536
+LOGGED_SIZE = 4096  # (resource, field) pairs already logged, per worker
 _MISSING = object()
 
 
@@ -43,11 +56,13 @@ def compile_renderer(fields: Sequence[tuple[str, int, Converter]]) -> Renderer:
     for i, (name, position, conv) in enumerate(fields):
         value = f"row[{position}]"
         if conv.inline is not None:
-            if conv.inline == "{v}":
-                expr = value
-            else:
-                body.append(f"    v{i} = {value}")
-                expr = conv.inline.format(v=f"v{i}")
+            body.append(f"    v{i} = {value}")
+            inline = conv.inline.format(v=f"v{i}")
+            if conv.inline_type is None:
+                expr = inline
+            else:  # a value of another type (or None) goes through the converter
+                env[f"t{i}"], env[f"f{i}"] = conv.inline_type, conv.render
+                expr = f"({inline} if type(v{i}) is t{i} else f{i}(v{i}))"
         elif conv.memoize:
             memo: dict[Any, Any] = {}
             env[f"m{i}"], env[f"c{i}"] = memo, _memoized(conv.render, memo)
@@ -73,6 +88,57 @@ class Renderers:
 
     def __init__(self, size: int = 2048) -> None:
         self._cache: LRU[tuple[Any, ...], Renderer] = LRU(size)
+        self._logged: LRU[tuple[str, str, str], bool] = LRU(LOGGED_SIZE)
+
+    def render_rows(
+        self,
+        resource: Resource,
+        names: tuple[str, ...],
+        positions: tuple[int, ...],
+        rows: Sequence[Sequence[Any]],
+        key_of: KeyOf,
+    ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+        """The rows rendered, and the fields whose value could not be (served as null)."""
+        render = self.get(resource, names, positions)
+        try:
+            return [render(row) for row in rows], ()
+        except Exception:  # a value defeated its converter: see the docstring
+            pass
+        converters = [resource.by_name[n].converter for n in names]
+        failed: dict[str, None] = {}
+        data = []
+        for row in rows:
+            try:
+                data.append(render(row))
+                continue
+            except Exception:
+                pass
+            item: dict[str, Any] = {}
+            for name, position, conv in zip(names, positions, converters, strict=True):
+                try:
+                    item[name] = conv.render(row[position])
+                except Exception as err:
+                    item[name] = None
+                    failed[name] = None
+                    self._log_once(resource, name, row[position], key_of(row), err)
+            data.append(item)
+        return data, tuple(failed)
+
+    def _log_once(
+        self, resource: Resource, name: str, value: Any, key: str, err: Exception
+    ) -> None:
+        seen = (resource.version, resource.name, name)
+        if self._logged.get(seen):
+            return
+        self._logged.put(seen, True)
+        field = resource.by_name[name]
+        log.warning(
+            "%s/%s: the value of %s (column %s) in the row with key %s cannot be rendered "
+            "by the %s converter (%s: %s); it is served as null, named in Unrendered-Fields "
+            "(logged once per field)",
+            resource.version, resource.name, name, field.column, key, field.converter.kind,
+            type(err).__name__, err, extra={"value": repr(value)[:200]},
+        )  # fmt: skip
 
     def get(
         self, resource: Resource, names: tuple[str, ...], positions: tuple[int, ...]

@@ -50,3 +50,41 @@ def test_memo_is_bounded(monkeypatch) -> None:
         assert render((20260200 + day,)) == {"d": f"2026-02-{day:02d}"}
     memo = next(v for k, v in render.__globals__.items() if k.startswith("m"))
     assert len(memo) == 3
+
+
+def test_a_value_that_defeats_its_converter_is_null_named_and_logged_once(caplog) -> None:
+    from legacy_adapters.base import TableRef
+    from wrapper.mapping.model import Field, Resource
+
+    def field(name: str, conv) -> Field:
+        return Field(name, name.upper(), conv, frozenset(), False, True)
+
+    day = build_converter("native_date", ColumnInfo("D", "DATE", True, "date"), "sqlite")
+    score = build_converter(None, ColumnInfo("S", "DOUBLE PRECISION", True, "float"), "postgresql")
+    name = build_converter("string", col("str"))
+    resource = Resource(
+        "readings", "v1", "main", TableRef("R"),
+        (field("day", day), field("score", score), field("name", name)), ("name",), ("NAME",), True,
+    )  # fmt: skip
+    renderers = rendering.Renderers()
+    names, positions = ("day", "score", "name"), (0, 1, 2)
+    rows = [
+        ("2026-11-25", 1.5, "a"),
+        ("25/11/2026", float("nan"), "b"),  # a SQLite DATE in its application's own form
+        ("2026-11-26", 2.0, b"\xff"),  # bytes in a text column
+        ("26/11/2026", 3.0, "d"),
+    ]
+    data, failed = renderers.render_rows(resource, names, positions, rows, lambda r: repr(r[2]))
+    assert data == [
+        {"day": "2026-11-25", "score": 1.5, "name": "a"},
+        {"day": None, "score": None, "name": "b"},
+        {"day": "2026-11-26", "score": 2.0, "name": None},
+        {"day": None, "score": 3.0, "name": "d"},
+    ]
+    assert failed == ("day", "score", "name")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wrapper.mapping.rendering"]
+    assert len(warnings) == 3  # once per field, not per row
+    assert "v1/readings: the value of day (column DAY) in the row with key 'b'" in warnings[0]
+    orjson.dumps(data)  # and the page encodes
+    # a clean page takes the fast path and names nothing
+    assert renderers.render_rows(resource, names, positions, rows[:1], repr)[1] == ()
