@@ -23,7 +23,7 @@ from bench.corpus_report import CASES, Case, close_app, run_init, start_app
 from bench.corpus_walk import Walker
 from fixtures import types_zoo
 from fixtures.databases import backend_available, temporary_database
-from legacy_adapters.sqlalchemy_source import SQLAlchemySource
+from legacy_adapters.sql import SQLAlchemySource
 from wrapper.config.sources import DEFAULT_SOURCE
 from wrapper.mapping.converters import build_converter, infer_converter
 
