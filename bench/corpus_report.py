@@ -176,10 +176,7 @@ def start_app(path: Path) -> tuple[Any, list[str]]:
 
 
 def close_app(app: Any) -> None:
-    state = app.extensions["legacy_wrapper"]
-    state.source.close()
-    if state.state is not None:
-        state.state.close()
+    app.extensions["legacy_wrapper"].close()
 
 
 def problem_cause(problem: str) -> tuple[str, str | None]:

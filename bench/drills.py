@@ -4,7 +4,7 @@ production service meets, printing what clients got in each phase.
 
     python -m bench.drills [--backends sqlite,postgresql] [--servers granian,gunicorn]
 
-Phases (the database is broken through `tests/outages.py`: a loopback proxy in
+Phases (the database is broken through `tests/support/outages.py`: a loopback proxy in
 front of PostgreSQL that refuses or hangs; the SQLite file moved away):
 
 - `up`: the database answers.
@@ -43,9 +43,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fixtures.databases import temporary_database
-from tests.outages import Outage, outage
-from tests.servers import eventually, serving, workers
-from wrapper.demo import MAPPING, plant
+from tests.support.demo import demo_mapping
+from tests.support.outages import Outage, outage
+from tests.support.servers import eventually, serving, workers
+from wrapper.demo import plant
 
 PATHS = ("/v1/jobs?limit=5", "/readyz", "/livez", "/v1/docs")
 GIVE_UP = 15.0
@@ -108,8 +109,8 @@ def trickling(port: int, clients: int) -> Iterator[None]:
 
 def config_for(folder: Path, url: str, timeout: float) -> Path:
     config = folder / "wrapper.yaml"
-    text = MAPPING.read_text().replace("url: sqlite:///plant.db", f'url: "{url}"')
-    config.write_text(text.replace("statement_timeout: 5", f"statement_timeout: {timeout}"))
+    text = demo_mapping(url).replace("statement_timeout: 5", f"statement_timeout: {timeout}")
+    config.write_text(text)
     return config
 
 

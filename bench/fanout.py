@@ -28,7 +28,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.run import free_port
 
 DASHBOARD = "/v1/jobs?status=running&sort=due_date&limit=50"
 FLOOR = "/_bench/constant"
@@ -126,7 +127,7 @@ def database(backend: str, folder: Path, orders: int) -> Iterator[str]:
 
 @contextmanager
 def server(kind: str, config: Path, workers: int, threads: int) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, LW_BENCH_CONFIG=str(config))
     metrics_dir = tempfile.mkdtemp(prefix="lw-bench-metrics-")
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -290,12 +291,6 @@ def _drop_prefix(prefix: str) -> None:
     if keys:
         client.delete(*keys)
     client.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, bytes]:

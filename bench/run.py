@@ -94,7 +94,7 @@ def _apps_in_process(config_path: Path, url: str) -> dict[str, Any]:
     wrapper = create_app(load_config(config_path), **no_auth)
     ceiling = create_ceiling(url)
     return {
-        "wrapper": (wrapper, wrapper.extensions["legacy_wrapper"].source.engine),
+        "wrapper": (wrapper, wrapper.extensions["legacy_wrapper"].source.inner.engine),
         "ceiling": (ceiling, ceiling.extensions["bench_engine"]),
     }
 

@@ -55,8 +55,8 @@ app = create_app(load_config(sys.argv[1]), **no_auth)
 created = time.perf_counter()
 state = app.extensions["legacy_wrapper"]
 print(json.dumps({"import_s": imported - started, "create_app_s": created - imported,
-                  "reflected_tables": len(state.schema.tables)}))
-state.source.close()
+                  "reflected_tables": sum(len(s.tables) for s in state.schemas.values())}))
+state.close()
 """
 
 

@@ -19,8 +19,9 @@ from flask.testing import FlaskClient
 from fixtures import awkward
 from fixtures.databases import BACKENDS, backend_available, temporary_database
 from wrapper.app import create_app
-from wrapper.config import Config, parse_config
-from wrapper.demo import MAPPING, plant
+from wrapper.demo import plant
+
+from .support.demo import demo_config
 
 DEMO_ORDERS = 300
 
@@ -57,13 +58,6 @@ def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         plant.build(url, orders=DEMO_ORDERS)
         awkward.build(url)
         yield url
-
-
-def demo_config(url: str, text: str | None = None) -> Config:
-    text = text if text is not None else MAPPING.read_text(encoding="utf-8")
-    return parse_config(
-        text.replace("url: sqlite:///plant.db", f'url: "{url}"'), filename="demo.yaml"
-    )
 
 
 @pytest.fixture(scope="session")

@@ -6,20 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from wrapper.auth.sealing import new_state_key
-from wrapper.demo import AUTH_SECTION, MAPPING, plant
+from wrapper.demo import AUTH_SECTION
 
-from .servers import free_port, get
+from .support.demo import build_demo, write_config
+from .support.servers import free_port, get, started
 
 ROOT = Path(__file__).parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -66,14 +63,9 @@ def test_without_a_mapping_it_says_how_to_mount_one_or_run_the_demo(tmp_path: Pa
 
 
 def demo_config(folder: Path, port: int) -> Path:
-    database = folder / "plant.db"
-    plant.build(f"sqlite:///{database}", orders=50)
-    config = folder / "wrapper.yaml"
-    text = MAPPING.read_text(encoding="utf-8").replace(
-        "sqlite:///plant.db", f"sqlite:///{database}"
-    )
-    config.write_text(text + AUTH_SECTION.format(bind=f"127.0.0.1:{port}"), encoding="utf-8")
-    return config
+    """The demo database and mapping with the demo's own `auth:` section."""
+    section = AUTH_SECTION.format(bind=f"127.0.0.1:{port}")
+    return write_config(folder, build_demo(folder, orders=50), section, auth=False)
 
 
 def test_a_command_runs_as_given(tmp_path: Path) -> None:
@@ -96,22 +88,6 @@ def test_a_command_runs_as_given(tmp_path: Path) -> None:
     assert listed.stdout.startswith("dashboard ")
 
 
-@contextmanager
-def started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        yield proc
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.mark.slow
 def test_with_a_mapping_it_serves_it_with_authentication(tmp_path: Path) -> None:
     port = free_port()
@@ -121,16 +97,6 @@ def test_with_a_mapping_it_serves_it_with_authentication(tmp_path: Path) -> None
         LEGACY_WRAPPER_BIND=f"127.0.0.1:{port}",
         LEGACY_WRAPPER_STATE_KEY=new_state_key(),
     )
-    with started(image_entrypoint(), env) as proc:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                if get(f"http://127.0.0.1:{port}/livez")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the image's server did not start"
-            time.sleep(0.2)
+    with started(image_entrypoint(), f"http://127.0.0.1:{port}/livez", env=env):
         status, body = get(f"http://127.0.0.1:{port}/v1/jobs")
         assert status == 401 and json.loads(body)["status"] == 401

@@ -26,6 +26,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -51,8 +52,12 @@ def fingerprint(resource_id: str, order: Sequence[tuple[str, bool]]) -> str:
 
 
 def _tag(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):  # JSON numbers hold 64 bits; a NUMERIC key may not fit
+        return value if -(2**63) <= value < 2**64 else {"i": str(value)}
+    if isinstance(value, float):  # NaN and infinities have no JSON number
+        return value if math.isfinite(value) else {"f": repr(value)}
     if isinstance(value, Decimal):
         return {"d": str(value)}
     if isinstance(value, dt.datetime):
@@ -71,6 +76,8 @@ def _tag(value: Any) -> Any:
 
 
 _UNTAG = {
+    "i": int,
+    "f": float,
     "d": Decimal,
     "T": dt.datetime.fromisoformat,
     "D": dt.date.fromisoformat,

@@ -66,9 +66,8 @@ def parse_query(
     control: dict[str, str] = {}
     for name, values in args.lists():
         if len(values) > 1:
-            raise InvalidParameter(
-                name, f"{name!r} is given more than once; use {name.split('[')[0]}[in]=a,b"
-            )
+            hint = "" if name in CONTROL_PARAMETERS else f"; use {name.split('[')[0]}[in]=a,b"
+            raise InvalidParameter(name, f"{name!r} is given more than once{hint}")
         if name in CONTROL_PARAMETERS:
             control[name] = values[0]
         else:

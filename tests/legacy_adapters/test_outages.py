@@ -16,7 +16,7 @@ from legacy_adapters.base import Select, SourceTimeout, SourceUnavailable, Table
 from legacy_adapters.bulkhead import Bulkhead
 from legacy_adapters.sql import SQLAlchemySource
 
-from ..outages import FaultProxy
+from ..support.outages import FaultProxy
 
 JOBS = Select(TableRef("JOBSCHED"), ("JOB_NO",), limit=3)
 GIVE_UP = 30  # seconds: far beyond the bounds below; reaching it means a call hung

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from ..authed import build_demo, close_app, open_app, token, write_config
+from ..support.demo import build_demo, close_app, open_app, write_config
+from ..support.tokens import token
 
 PORTAL = "https://portal.example.com"
 V2_APP = "https://v2.example.com:8443"

@@ -19,7 +19,7 @@ from wrapper.auth.policy import Policy
 from wrapper.auth.principal import Principal
 from wrapper.demo import MAPPING
 
-from ..conftest import demo_config
+from ..support.demo import demo_config
 
 
 def cached_mapping(storage: str = "memory://", prefix: str = "lw-cache") -> str:

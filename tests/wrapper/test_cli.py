@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from wrapper.cli import main
-from wrapper.demo import MAPPING, plant
 
-from ..servers import get, serving
+from ..support.demo import build_demo, write_config
+from ..support.servers import get, serving
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -75,11 +75,7 @@ def test_serve_prints_every_config_problem_and_exits(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def served_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("served")
-    database = folder / "plant.db"
-    plant.build(f"sqlite:///{database}", orders=200)
-    config = folder / "wrapper.yaml"
-    config.write_text(MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{database}"))
-    return config
+    return write_config(folder, build_demo(folder, orders=200), auth=False)
 
 
 @pytest.mark.slow

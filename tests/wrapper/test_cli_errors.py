@@ -16,9 +16,11 @@ from sqlalchemy.engine import URL
 
 from fixtures.databases import MARIADB_SERVER_URL, PG_SERVER_URL
 from wrapper.cli import main
-from wrapper.demo import AUTH_SECTION, MAPPING, plant
+from wrapper.demo import AUTH_SECTION, plant
 
 from ..conftest import require_backend
+from ..support.demo import write_config
+from ..support.servers import free_port
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -35,10 +37,7 @@ def one_line(out: str) -> str:
 
 def config_with_source(folder: Path, url: str) -> Path:
     """The demo mapping over `url`, with an `auth:` section (serve requires one)."""
-    path = folder / "wrapper.yaml"
-    text = MAPPING.read_text(encoding="utf-8").replace("url: sqlite:///plant.db", f"url: '{url}'")
-    path.write_text(text + AUTH_SECTION.format(bind="127.0.0.1:8080"), encoding="utf-8")
-    return path
+    return write_config(folder, url, AUTH_SECTION.format(bind="127.0.0.1:8080"), auth=False)
 
 
 def every_command(url: str, folder: Path) -> list[tuple[str, ...]]:
@@ -101,9 +100,7 @@ def test_an_unusable_source_url_is_one_line_with_a_hint(
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()  # free: nothing listens there
 
 
 @pytest.fixture

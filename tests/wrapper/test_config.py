@@ -7,7 +7,7 @@ import pytest
 from wrapper.app import create_app
 from wrapper.config import ConfigError, load_config, parse_config
 
-from ..conftest import demo_config
+from ..support.demo import demo_config
 
 
 def problems_of(text: str) -> list[str]:

@@ -6,13 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from flask import Flask
-from flask.testing import FlaskClient
 
 from wrapper.app import create_app
 from wrapper.auth.commands import declared_scopes
@@ -31,19 +27,12 @@ from wrapper.cli import main
 from wrapper.config import load_config
 from wrapper.demo import Protection, prepare_demo, reset_personas
 
-from ..servers import free_port, get
+from ..support.servers import free_port, started
+from ..support.tokens import client_token
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
-
-
-def bearer(client: FlaskClient, client_id: str, secret: str) -> dict[str, str]:
-    response = client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret)
-    )
-    assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +52,7 @@ def test_the_auditor_holds_every_scope_and_reads_every_resource(demo: tuple[Flas
     client_id, secret, scopes = personas["plant auditor"]
     config = app.extensions["legacy_wrapper"].config
     assert set(scopes.split()) == declared_scopes(config)
-    auth = bearer(app.test_client(), client_id, secret)
+    auth = client_token(app.test_client(), client_id, secret)
     client = app.test_client()
     for version in config.versions:
         for resource in version.resources:
@@ -79,9 +68,9 @@ def test_the_auditor_holds_every_scope_and_reads_every_resource(demo: tuple[Flas
 def test_the_other_personas_keep_their_limits(demo: tuple[Flask, dict]) -> None:
     app, personas = demo
     client = app.test_client()
-    dashboard = bearer(client, *personas["dashboard"][:2])
+    dashboard = client_token(client, *personas["dashboard"][:2])
     assert client.get("/v1/orders", headers=dashboard).status_code == 403
-    supervisor = bearer(client, *personas["floor supervisor WC03"][:2])
+    supervisor = client_token(client, *personas["floor supervisor WC03"][:2])
     jobs = client.get("/v1/jobs?limit=50", headers=supervisor).get_json()["data"]
     assert {j["work_center"] for j in jobs} == {"WC03"}
 
@@ -89,7 +78,7 @@ def test_the_other_personas_keep_their_limits(demo: tuple[Flask, dict]) -> None:
 def test_rate_limit_fields_and_the_cache_are_visible(demo: tuple[Flask, dict]) -> None:
     app, personas = demo
     client = app.test_client()
-    auth = bearer(client, *personas["dashboard"][:2])
+    auth = client_token(client, *personas["dashboard"][:2])
     queries: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -110,7 +99,9 @@ def test_rate_limit_fields_and_the_cache_are_visible(demo: tuple[Flask, dict]) -
     assert remaining[1] == remaining[0] - 1
     assert "max-age=5" in first.headers["Cache-Control"]
     assert second.get_data() == first.get_data()
-    codes = client.get("/v1/codes?limit=1", headers=bearer(client, *personas["plant auditor"][:2]))
+    codes = client.get(
+        "/v1/codes?limit=1", headers=client_token(client, *personas["plant auditor"][:2])
+    )
     assert "max-age=60" in codes.headers["Cache-Control"]
 
 
@@ -139,29 +130,9 @@ def demo_command(port: int, workdir: Path) -> list[str]:
 @contextmanager
 def running_demo(port: int, workdir: Path, log: Path) -> Iterator[str]:
     """`legacy-wrapper demo` until /livez answers; yields what it printed so far."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            demo_command(port, workdir), stdout=out, stderr=out, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if get(f"http://127.0.0.1:{port}/livez")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the demo did not start"
-            time.sleep(0.2)
+    ready = f"http://127.0.0.1:{port}/livez"
+    with started(demo_command(port, workdir), ready, log=log, within=60):
         yield log.read_text()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def exported(printed: str) -> dict[str, tuple[str, str]]:

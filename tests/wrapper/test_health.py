@@ -16,7 +16,7 @@ from wrapper.app import create_app
 from wrapper.demo import plant
 from wrapper.health import Readiness
 
-from ..conftest import demo_config
+from ..support.demo import demo_config
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_a_sqlite_file_moved_away_is_noticed_and_a_replaced_one_reopened(
         assert client.get("/readyz").status_code == 200
         assert len(client.get("/v1/jobs?limit=2").get_json()["data"]) == 2
     finally:
-        app.extensions["legacy_wrapper"].source.close()
+        app.extensions["legacy_wrapper"].close()
 
 
 class HungSource:

@@ -13,7 +13,7 @@ from flask import Flask, request
 from wrapper.app import create_app
 from wrapper.auth.principal import Principal
 
-from ..conftest import demo_config
+from ..support.demo import demo_config
 
 
 def identify() -> Principal | None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from wrapper.demo import MAPPING, plant
+from wrapper.demo import plant
 
-from ..servers import get, serving
+from ..support.demo import write_config
+from ..support.servers import get, serving
 from .test_cli import run
 
 
@@ -20,15 +21,12 @@ def plant_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return database
 
 
-def write_config(folder: Path, database: Path, limits: str) -> Path:
-    config = folder / "wrapper.yaml"
-    text = MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{database}")
-    config.write_text(text.replace("\nversions:", f"\nlimits: {limits}\nversions:", 1))
-    return config
+def limited_config(folder: Path, database: Path, limits: str) -> Path:
+    return write_config(folder, f"sqlite:///{database}", f"\nlimits: {limits}\n", auth=False)
 
 
 def test_memory_limits_with_several_workers_are_refused(plant_db: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path, plant_db, "{storage: 'memory://', default: 10/minute}")
+    config = limited_config(tmp_path, plant_db, "{storage: 'memory://', default: 10/minute}")
     code, out = run("serve", "--config", str(config), "--no-auth", "--workers", "4")
     assert code == 2
     assert "would admit 4N" in out and "redis://" in out
@@ -39,7 +37,7 @@ def test_a_limit_of_n_admits_n_in_total_across_4_gunicorn_workers(
     plant_db: Path, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     limits = f"{{storage: '{redis_url}', key_prefix: {redis_prefix}, default: 10/minute}}"
-    config = write_config(tmp_path, plant_db, limits)
+    config = limited_config(tmp_path, plant_db, limits)
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     with serving(config, "--no-auth", "--workers", "4", env=env) as (base, _):
         statuses = [get(f"{base}/v1/jobs?limit=1")[0] for _ in range(40)]

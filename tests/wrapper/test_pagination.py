@@ -4,8 +4,11 @@ across restarts of a server that keeps its state database."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
+import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -13,8 +16,12 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from ..authed import build_demo, close_app, open_app, write_config
-from ..servers import get, serving
+from wrapper.pagination import Cursors, next_skip
+from wrapper.problems import InvalidParameter
+
+from ..support.demo import build_demo, close_app, open_app, write_config
+from ..support.memory_plant import StaticKeys
+from ..support.servers import get, serving
 
 
 def raw(cursor: str) -> bytes:
@@ -136,3 +143,158 @@ def test_every_worker_opens_every_cursor_and_a_restart_keeps_them(
     with serving(config, "--no-auth", "--workers", "2", env=env) as (base, _):
         for cursor in cursors[:5]:
             assert get(f"{base}/v1/activity_log?limit=25&cursor={cursor}")[0] == 200
+
+
+# ---------------------------------------------------------------------------- pure tables
+
+
+@pytest.fixture
+def cursors() -> Cursors:
+    return Cursors(StaticKeys())  # type: ignore[arg-type]
+
+
+UTC2 = dt.timezone(dt.timedelta(hours=2))
+TAGGED = [
+    # (a legacy sort value, how the sealed payload carries it)
+    (None, None),
+    (True, True),
+    (False, False),
+    (0, 0),
+    (-(2**63), -(2**63)),
+    (2**64 - 1, 2**64 - 1),  # BIGINT UNSIGNED
+    (2**64, {"i": "18446744073709551616"}),  # a NUMERIC(30) key read as an int
+    (-(2**63) - 1, {"i": "-9223372036854775809"}),
+    (1.5, 1.5),
+    (-0.0, -0.0),
+    (float("inf"), {"f": "inf"}),
+    (float("-inf"), {"f": "-inf"}),
+    ("", ""),
+    ("OW01  ", "OW01  "),  # CHAR padding kept: the keyset compares legacy values
+    ("Müller\x00\n", "Müller\x00\n"),
+    (Decimal("12.30"), {"d": "12.30"}),  # exact, trailing zero kept
+    (Decimal("-1E+3"), {"d": "-1E+3"}),
+    (dt.date(2026, 1, 2), {"D": "2026-01-02"}),
+    (dt.datetime(2026, 1, 2, 3, 4, 5, 6), {"T": "2026-01-02T03:04:05.000006"}),
+    (dt.datetime(2026, 1, 2, 3, 4, tzinfo=UTC2), {"T": "2026-01-02T03:04:00+02:00"}),
+    (dt.time(14, 30, 5), {"t": "14:30:05"}),
+    (b"\x00\xff ", {"b": "AP8g"}),
+    (bytearray(b"ab"), {"b": "YWI="}),
+    (memoryview(b"ab"), {"b": "YWI="}),
+    (
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        {"u": "12345678-1234-5678-1234-567812345678"},
+    ),
+    (dt.timedelta(days=1, seconds=7200, microseconds=5), {"s": [1, 7200, 5]}),  # MariaDB TIME 26:00
+    (-dt.timedelta(hours=1), {"s": [-1, 82800, 0]}),
+]
+
+
+@pytest.mark.parametrize(("value", "tagged"), TAGGED, ids=[repr(v) for v, _ in TAGGED])
+def test_every_value_type_is_tagged_and_comes_back_the_same(
+    cursors: Cursors, value: object, tagged: object
+) -> None:
+    cursor = cursors.encode("print", [value, "I00001"], 3)
+    assert orjson.loads(cursors.unseal(cursor)) == ["print", [tagged, "I00001"], 3]
+    (back, key), skip = cursors.decode(cursor, "print", 2)
+    expected = bytes(value) if isinstance(value, bytearray | memoryview) else value
+    assert (back, key, skip) == (expected, "I00001", 3)
+    assert type(back) is type(expected)
+    if isinstance(value, dt.datetime):
+        assert back.tzinfo == value.tzinfo
+
+
+def test_nan_comes_back_as_nan(cursors: Cursors) -> None:
+    cursor = cursors.encode("print", [float("nan")], 0)
+    assert orjson.loads(cursors.unseal(cursor))[1] == [{"f": "nan"}]
+    (back,), _ = cursors.decode(cursor, "print", 1)
+    assert isinstance(back, float) and back != back
+
+
+@pytest.mark.parametrize("value", [object(), [1], {"d": "1"}, {1, 2}, 1j])
+def test_a_value_without_a_tag_is_not_put_in_a_cursor(cursors: Cursors, value: object) -> None:
+    with pytest.raises(TypeError, match="cannot put a"):
+        cursors.encode("print", [value], 0)
+
+
+def test_the_same_page_gets_the_same_cursor(cursors: Cursors) -> None:
+    one = cursors.encode("print", [Decimal("1.0"), "a"], 0)
+    assert one == cursors.encode("print", [Decimal("1.0"), "a"], 0)
+    assert one != cursors.encode("print", [Decimal("1.00"), "a"], 0)
+    assert one != cursors.encode("print", [Decimal("1.0"), "a"], 1)
+    assert one != cursors.encode("other", [Decimal("1.0"), "a"], 0)
+    assert one != Cursors(StaticKeys()).encode("print", [Decimal("1.0"), "a"], 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("print_", "width", "detail"),
+    [
+        ("other", 2, "cursor belongs to another sort order or resource; start from the first page"),
+        (
+            "print",
+            1,
+            "cursor is not valid or has expired; use next_cursor as given, or start again",
+        ),
+        (
+            "print",
+            3,
+            "cursor is not valid or has expired; use next_cursor as given, or start again",
+        ),
+    ],
+)
+def test_a_cursor_opens_only_for_its_order_and_width(
+    cursors: Cursors, print_: str, width: int, detail: str
+) -> None:
+    cursor = cursors.encode("print", [1, "a"], 0)
+    with pytest.raises(InvalidParameter) as info:
+        cursors.decode(cursor, print_, width)
+    assert (info.value.extensions["parameter"], info.value.detail) == ("cursor", detail)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "A",
+        "AQ",
+        "AQAAAAE",
+        "AQAAAAEA" * 3,
+        "not a cursor",
+        "AQAAAAEAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "+/+/",
+    ],
+)
+def test_text_that_is_no_sealed_cursor_is_refused(cursors: Cursors, text: str) -> None:
+    with pytest.raises(InvalidParameter) as info:
+        cursors.decode(text, "print", 1)
+    assert info.value.extensions["parameter"] == "cursor"
+
+
+def test_another_deployments_cursor_is_refused(cursors: Cursors) -> None:
+    foreign = Cursors(StaticKeys()).encode("print", [1], 0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter):
+        cursors.decode(foreign, "print", 1)
+
+
+NEXT_SKIP = [
+    # (keys of a page's rows in order, the cursor it was read after, its skip, next skip)
+    ([(1,), (2,), (3,)], None, 0, 1),
+    ([(1,), (2,), (2,)], None, 0, 2),
+    ([(2,), (2,), (2,)], None, 0, 3),
+    ([(2,)], None, 0, 1),
+    ([(2,), (2,)], (2,), 3, 5),  # the whole page continues the previous run
+    ([(2,)], (2,), 1, 2),
+    ([(2,), (2,)], (1,), 3, 2),  # a new run: the earlier count is not carried
+    ([(2,), (3,), (3,)], (2,), 3, 2),  # the run ends on this page
+    ([(3,), (2,), (2,)], (2,), 3, 2),  # not one run, even though it ends equal
+    ([(1, "X"), (1, "X")], (1, "X"), 4, 6),
+    ([(1, "X"), (1, "Y")], (1, "X"), 4, 1),
+    ([(None,), (None,)], (None,), 2, 4),  # NULL equals NULL here, as in the sort
+    ([(1, None), (1, None)], (1, "X"), 2, 2),
+]
+
+
+@pytest.mark.parametrize(("keys", "after", "skip", "expected"), NEXT_SKIP)
+def test_next_skip_counts_the_rows_equal_to_the_last_one(
+    keys: list[tuple], after: tuple | None, skip: int, expected: int
+) -> None:
+    assert next_skip(keys, after, skip) == expected

@@ -13,7 +13,7 @@ from wrapper.app import create_app
 from wrapper.config import parse_config
 from wrapper.demo import MAPPING
 
-from ..conftest import demo_config
+from ..support.demo import demo_config
 
 
 @pytest.fixture(scope="module")

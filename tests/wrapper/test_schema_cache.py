@@ -3,7 +3,6 @@ start, answering 503 until the database is back, then serving without a restart.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,13 @@ from wrapper.demo import MAPPING
 from wrapper.schema_cache import load_schema, read_snapshot, snapshot_path
 from wrapper.sources import open_source
 
-from ..outages import outage
+from ..support.demo import demo_mapping
+from ..support.outages import outage
 
 
 def write_config(folder: Path, url: str, text: str | None = None) -> Path:
     config = folder / "wrapper.yaml"
-    text = text if text is not None else MAPPING.read_text()
-    text = text.replace("url: sqlite:///plant.db", f"url: {json.dumps(url)}")
+    text = demo_mapping(url, text)
     config.write_text(text.replace("statement_timeout: 5", "statement_timeout: 1"))
     return config
 
@@ -33,7 +32,7 @@ def started(config: Path):  # type: ignore[no-untyped-def]
 def test_a_start_during_an_outage_serves_503_then_recovers(demo_url: str, tmp_path: Path) -> None:
     with outage(demo_url, tmp_path) as db:
         config = write_config(tmp_path, db.url)
-        started(config).extensions["legacy_wrapper"].source.close()  # saves the schema
+        started(config).extensions["legacy_wrapper"].close()  # saves the schema
         db.set("refuse")
         app = started(config)
         client = app.test_client()
@@ -51,7 +50,7 @@ def test_a_start_during_an_outage_serves_503_then_recovers(demo_url: str, tmp_pa
             assert client.get("/v1/orders?expand=lines,customer&limit=1").status_code == 200
             assert client.get("/readyz").status_code == 200
         finally:
-            app.extensions["legacy_wrapper"].source.close()
+            app.extensions["legacy_wrapper"].close()
 
 
 def test_the_first_start_needs_the_database(demo_url: str, tmp_path: Path) -> None:
@@ -67,7 +66,7 @@ def test_a_mapping_that_does_not_fit_the_saved_schema_is_refused(
 ) -> None:
     with outage(demo_url, tmp_path) as db:
         config = write_config(tmp_path, db.url)
-        started(config).extensions["legacy_wrapper"].source.close()
+        started(config).extensions["legacy_wrapper"].close()
         db.set("refuse")
         text = config.read_text().replace("{column: JOB_NO,", "{column: JOB_NUMBER,", 1)
         config.write_text(text)

@@ -18,7 +18,8 @@ import schemathesis
 from flask import Flask
 from schemathesis.engine import events, from_schema
 
-from ..authed import build_demo, close_app, open_app, token, write_config
+from ..support.demo import build_demo, close_app, open_app, write_config
+from ..support.tokens import token
 
 CHECKS = (
     "not_a_server_error",

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from wrapper.demo import MAPPING, plant
-
-from ..servers import eventually, get, serving, workers
+from ..support.demo import build_demo, write_config
+from ..support.servers import eventually, get, serving, workers
 from .test_cli import run
 
 SERVERS = ["granian", "gunicorn"]
@@ -27,11 +26,7 @@ SERVERS = ["granian", "gunicorn"]
 @pytest.fixture(scope="module")
 def served_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("serving")
-    database = folder / "plant.db"
-    plant.build(f"sqlite:///{database}", orders=100)
-    config = folder / "wrapper.yaml"
-    config.write_text(MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{database}"))
-    return config
+    return write_config(folder, build_demo(folder, orders=100), auth=False)
 
 
 def port_of(base: str) -> int:

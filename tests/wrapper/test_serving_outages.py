@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ..outages import outage
-from ..servers import eventually, serving, workers
+from ..support.outages import outage
+from ..support.servers import eventually, serving, workers
 from .test_schema_cache import write_config
 
 SERVERS = ["granian", "gunicorn"]

@@ -154,7 +154,7 @@ def _row_filters(res: Resource, principal: Principal) -> tuple[tuple[RowFilter, 
                 f"the credentials carry no usable {rule.claim!r} claim, "
                 f"which every {res.name} row requires"
             )
-        texts = tuple(dict.fromkeys(str(v) for v in values))
+        texts = tuple(sorted({str(v) for v in values}))  # the same values, the same key
         try:
             for text in texts:
                 field.converter.parse(text)

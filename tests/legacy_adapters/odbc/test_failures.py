@@ -4,7 +4,6 @@ runs too long, a pool that stays full, a database that goes away."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from legacy_adapters.odbc import OdbcSource
 from legacy_adapters.odbc.errors import DriverNotFound
 
 from ...conftest import require_backend, require_odbc_driver
+from ...support.servers import free_port
 
 SLOW = TableRef("LW_SLOW")
 SLOW_VIEWS = {
@@ -30,12 +30,6 @@ SLOW_VIEWS = {
     "postgresql": 'CREATE VIEW "LW_SLOW" AS SELECT 1 AS n FROM pg_sleep(60)',
     "mariadb": "CREATE VIEW LW_SLOW AS SELECT SLEEP(60) AS n",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_driver_that_is_not_installed() -> None:
@@ -55,7 +49,7 @@ def test_a_wrong_dsn() -> None:
 
 def test_no_server_listening() -> None:
     require_odbc_driver("postgresql")
-    port = _free_port()
+    port = free_port()
     source = OdbcSource(
         f"odbc:DRIVER={{PostgreSQL Unicode}};Server=127.0.0.1;Port={port};Database=x;UID=u;PWD=pw"
     )

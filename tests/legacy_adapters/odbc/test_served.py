@@ -11,10 +11,9 @@ import pytest
 from flask import Flask
 
 from wrapper.app import create_app
-from wrapper.config import parse_config
-from wrapper.demo import MAPPING
 
-from ...wrapper.auth.conftest import Tokens, auth_section
+from ...support.demo import demo_config
+from ...support.tokens import Tokens, auth_section
 
 URLS = [
     "/v1/orders?limit=37",
@@ -35,10 +34,7 @@ URLS = [
 
 
 def _app(url: str, state: Path) -> Flask:
-    text = MAPPING.read_text(encoding="utf-8") + auth_section(state, "http://127.0.0.1:9/jwks")
-    return create_app(
-        parse_config(text.replace("url: sqlite:///plant.db", f'url: "{url}"'), filename="demo.yaml")
-    )
+    return create_app(demo_config(url, extra=auth_section(state, "http://127.0.0.1:9/jwks")))
 
 
 @pytest.fixture(scope="module")

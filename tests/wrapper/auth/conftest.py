@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +17,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from wrapper.app import create_app
-from wrapper.auth.server import create_client
-from wrapper.config import parse_config
-from wrapper.demo import MAPPING, ensure_state_key
-from wrapper.state.store import Grant
 
-ISSUER = "http://127.0.0.1:8080"
-AUDIENCE = "plant-api"
-EXTERNAL = "https://idp.test/"
-SHARED = "legacy-sso"
-SECRET = "s" * 40
+from ...support.demo import demo_config
+from ...support.tokens import AUDIENCE, EXTERNAL, Tokens, auth_section
 
 
 class Idp:
@@ -109,64 +101,12 @@ def idp() -> Iterator[Idp]:
     server.server_close()
 
 
-def auth_section(state: Path, jwks_url: str) -> str:
-    """An auth section with the built-in server, its state key in a file beside `state`."""
-    key_file = ensure_state_key(state.parent)
-    return f"""
-auth:
-  audience: {AUDIENCE}
-  state: "{state}"
-  clock_skew: 5
-  api_key_cache_seconds: 0
-  server: {{issuer: "{ISSUER}", token_lifetime: 600, state_key_file: "{key_file}"}}
-  issuers:
-    - {{issuer: "{EXTERNAL}", jwks_url: "{jwks_url}", algorithms: [RS256, ES256], jwks_min_refetch_seconds: 0}}
-    - {{issuer: {SHARED}, shared_secret: {SECRET}, algorithms: [HS256]}}
-"""
-
-
 @pytest.fixture(scope="session")
 def auth_app(demo_url: str, idp: Idp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     state = tmp_path_factory.mktemp("auth") / "auth.db"
-    text = MAPPING.read_text(encoding="utf-8") + auth_section(state, idp.url)
-    text = text.replace("url: sqlite:///plant.db", f'url: "{demo_url}"')
-    app = create_app(parse_config(text, filename="demo.yaml"))
+    app = create_app(demo_config(demo_url, extra=auth_section(state, idp.url)))
     yield app
     app.extensions["legacy_wrapper"].close()
-
-
-class Tokens:
-    """Gets tokens from the built-in server for any scopes and claims."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._clients: dict[str, tuple[str, str]] = {}
-        self._headers: dict[tuple[str, str], dict[str, str]] = {}
-
-    def client(self, scopes: str, **claims: Any) -> tuple[str, str]:
-        name = json.dumps([scopes, claims], sort_keys=True)
-        if name not in self._clients:
-            store = self.app.extensions["legacy_wrapper"].state
-            grant = Grant(tuple(scopes.split()), claims)
-            self._clients[name] = create_client(store, name, grant)
-        return self._clients[name]
-
-    def __call__(self, scopes: str, **claims: Any) -> dict[str, str]:
-        """Authorization headers with a token for these scopes and claims (one token
-        per client and app: the token endpoint limits how often a client asks)."""
-        client_id, secret = self.client(scopes, **claims)
-        known = self._headers.get((client_id, secret))
-        if known is not None:
-            return known
-        response = self.app.test_client().post(
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client_id, secret),
-        )
-        assert response.status_code == 200, response.get_json()
-        headers = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-        self._headers[(client_id, secret)] = headers
-        return headers
 
 
 @pytest.fixture(scope="session")

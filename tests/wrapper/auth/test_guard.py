@@ -10,7 +10,8 @@ from flask import Flask
 from wrapper.auth.apikeys import create_api_key
 from wrapper.state.store import Grant
 
-from .conftest import Idp, Tokens, unsigned
+from ...support.tokens import Tokens
+from .conftest import Idp, unsigned
 
 # Scopes that also lift the demo's row rules, so every resource is readable.
 ALL_ROWS = "orders:all customers:all jobs:all_work_centers"

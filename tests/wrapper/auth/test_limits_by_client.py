@@ -5,19 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from wrapper.app import create_app
-from wrapper.config import parse_config
-from wrapper.demo import MAPPING
 
-from .conftest import Tokens, auth_section
+from ...support.demo import demo_config
+from ...support.tokens import Tokens, auth_section
 
 
 def test_each_client_has_its_own_limit_and_scope_tier(demo_url: str, idp, tmp_path: Path) -> None:
-    text = (
-        MAPPING.read_text(encoding="utf-8")
-        + auth_section(tmp_path / "auth.db", idp.url)
-        + "limits:\n  storage: memory://\n  default: 3/minute\n  scopes: {jobs:all_work_centers: 5/minute}\n"
-    ).replace("url: sqlite:///plant.db", f'url: "{demo_url}"')
-    app = create_app(parse_config(text, filename="demo.yaml"))
+    limits = "limits:\n  storage: memory://\n  default: 3/minute\n  scopes: {jobs:all_work_centers: 5/minute}\n"
+    app = create_app(
+        demo_config(demo_url, extra=auth_section(tmp_path / "auth.db", idp.url) + limits)
+    )
     try:
         tokens = Tokens(app)
         first = tokens("jobs:read", work_center="WC01")

@@ -23,10 +23,9 @@ from wrapper.app import create_app
 from wrapper.auth.jwks import StaticKeys, shared_secret
 from wrapper.auth.principal import Principal
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
-from wrapper.config import parse_config
-from wrapper.demo import MAPPING
 
-from .conftest import AUDIENCE, EXTERNAL, SECRET, SHARED, auth_section
+from ...support.demo import demo_config
+from ...support.tokens import AUDIENCE, EXTERNAL, SECRET, SHARED, auth_section
 
 
 def b64(raw: bytes) -> str:
@@ -141,12 +140,10 @@ def test_malformed_api_keys_are_401_invalid_token(auth_app: Flask, key: str) -> 
 def test_malformed_credentials_count_against_the_address(
     demo_url: str, idp, tmp_path: Path
 ) -> None:
-    text = (
-        MAPPING.read_text(encoding="utf-8")
-        + auth_section(tmp_path / "auth.db", idp.url)
-        + "limits:\n  storage: memory://\n  default: 3/minute\n"
-    ).replace("url: sqlite:///plant.db", f'url: "{demo_url}"')
-    app = create_app(parse_config(text, filename="demo.yaml"))
+    limits = "limits:\n  storage: memory://\n  default: 3/minute\n"
+    app = create_app(
+        demo_config(demo_url, extra=auth_section(tmp_path / "auth.db", idp.url) + limits)
+    )
     try:
         client = app.test_client()
         statuses = [

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from .conftest import Tokens
+from ...support.tokens import Tokens
 
 MINE = "C0001005"
 ORDHDR = sa.table("ORDHDR", sa.column("CUST_NO"))  # quoted: PostgreSQL folds bare names

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from wrapper.demo import AUTH_SECTION, MAPPING, ensure_state_key, plant, reset_personas
+from wrapper.demo import AUTH_SECTION, ensure_state_key, reset_personas
 
-from ...servers import free_port, serving
+from ...support.demo import build_demo, write_config
+from ...support.servers import free_port, serving
 
 
 def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, Any, Any]:
@@ -29,10 +30,8 @@ def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tu
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_serve_with_auth(tmp_path: Path, server: str) -> None:
     port = free_port()
-    plant.build(f"sqlite:///{tmp_path / 'plant.db'}", orders=100)
-    config = tmp_path / "wrapper.yaml"
-    text = MAPPING.read_text().replace("sqlite:///plant.db", f"sqlite:///{tmp_path / 'plant.db'}")
-    config.write_text(text + AUTH_SECTION.format(bind=f"127.0.0.1:{port}"))
+    url = build_demo(tmp_path, orders=100)
+    config = write_config(tmp_path, url, AUTH_SECTION.format(bind=f"127.0.0.1:{port}"), auth=False)
     ensure_state_key(tmp_path)
     personas = {name: (cid, secret) for name, cid, secret, _, _ in reset_personas(config)}
     with serving(config, "--workers", "2", "--server", server, port=port) as (base, _):

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 from wrapper.auth.sealing import load_state_key
 from wrapper.auth.signing import private_jwk, rotate
 
-from .conftest import AUDIENCE, ISSUER, Tokens
+from ...support.tokens import AUDIENCE, ISSUER, Tokens
 
 
 def _jwks(app: Flask) -> KeySet:

@@ -14,7 +14,8 @@ from joserfc.jwk import OctKey, RSAKey
 from wrapper.auth.jwks import CachedKeys, StaticKeys, fetch_url, shared_secret
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 
-from .conftest import AUDIENCE, EXTERNAL, SECRET, SHARED, Idp, b64, unsigned
+from ...support.tokens import AUDIENCE, EXTERNAL, SECRET, SHARED
+from .conftest import Idp, b64, unsigned
 
 
 def validator(idp: Idp, **kwargs: float) -> TokenValidator:

@@ -90,12 +90,3 @@ class Receiver:
 
     def ids(self) -> list[str]:
         return [r.id for r in self.received()]
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    """Polls ``condition`` until it is true; fails the test when it never becomes true."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.02)

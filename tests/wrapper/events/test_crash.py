@@ -19,8 +19,9 @@ from standardwebhooks.webhooks import Webhook
 
 from wrapper.events.tables import OPEN, SUCCEEDED, deliveries
 
+from ...support.servers import eventually
 from .conftest import order_event, publish, subscribe
-from .receiver import Received, Receiver, wait_until
+from .receiver import Received, Receiver
 
 WORKER = Path(__file__).with_name("worker_process.py")
 EVENTS = 40
@@ -63,7 +64,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(store, store_url: str) -> N
         publish(store, *events)
 
         with worker(store_url) as first:
-            wait_until(lambda: len(receiver.received()) >= IN_FLIGHT)
+            eventually(lambda: len(receiver.received()) >= IN_FLIGHT)
             os.killpg(first.pid, signal.SIGKILL)  # sent, not yet recorded
             first.wait(30)
         in_flight = set(receiver.ids())
@@ -72,7 +73,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(store, store_url: str) -> N
         held.set()
 
         with worker(store_url):
-            wait_until(lambda: counts(store)[SUCCEEDED] == EVENTS, timeout=120)
+            eventually(lambda: counts(store)[SUCCEEDED] == EVENTS, within=120)
         got = receiver.received()
 
     received = Counter(r.id for r in got)

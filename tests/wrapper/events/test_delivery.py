@@ -18,9 +18,9 @@ from wrapper.events.retry import RetryPolicy
 from wrapper.events.subscriptions import Subscription
 from wrapper.events.tables import DEAD, FAILED, SUCCEEDED
 
-from ...servers import free_port
+from ...support.servers import eventually, free_port
 from .conftest import FAST, LOOPBACK, order_event, publish, running, subscribe
-from .receiver import Received, Receiver, wait_until
+from .receiver import Received, Receiver
 
 PATIENT = replace(FAST, retry=RetryPolicy(schedule=(0.1,) * 100, jitter=0.2))
 
@@ -36,7 +36,7 @@ def test_deliveries_are_signed_and_verify_with_both_secrets_during_rotation(stor
         events = [order_event(f"O{i}", status="shipped") for i in range(5)]
         with running(store):
             publish(store, *events)
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED] * 5)
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED] * 5)
         got = receiver.received()
     assert sorted(r.id for r in got) == sorted(e.id for e in events)
     for request in got:
@@ -54,10 +54,10 @@ def test_a_receiver_that_is_down_then_up_gets_the_event(store) -> None:
     event = order_event("O1", status="held")
     with running(store, PATIENT):
         publish(store, event)
-        wait_until(lambda: len(delivery_log(store, sub.id)[0].log) >= 2)
+        eventually(lambda: len(delivery_log(store, sub.id)[0].log) >= 2)
         assert statuses(store, sub) == [FAILED]
         with Receiver(port) as receiver:
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED])
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED])
             got = receiver.received()
     assert [r.id for r in got] == [event.id]
     assert Webhook(secret).verify(got[0].body, got[0].headers)["data"]["status"] == "held"
@@ -73,7 +73,7 @@ def test_a_receiver_that_always_fails_fills_the_dead_letter_queue_then_replay(st
         event = order_event("O1", status="held")
         with running(store) as engine:
             publish(store, event)
-            wait_until(lambda: statuses(store, sub) == [DEAD])
+            eventually(lambda: statuses(store, sub) == [DEAD])
             assert len(receiver.received()) == FAST.retry.max_attempts == 4
             dead = dead_letters(store, sub.id)
             assert [d.event_id for d in dead] == [event.id]
@@ -85,11 +85,11 @@ def test_a_receiver_that_always_fails_fills_the_dead_letter_queue_then_replay(st
             answer["status"] = 200
             assert queue.requeue_dead(store, sub.id, now=time.time()) == 1
             engine.wake()
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED])
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED])
             assert dead_letters(store, sub.id) == []
 
             queue.redeliver(store, sub.id, event.id, now=time.time())
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED, SUCCEEDED])
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED, SUCCEEDED])
         got = receiver.received()
     assert [r.id for r in got] == [event.id] * 6  # same webhook-id on every try
     assert all(Webhook(secret).verify(r.body, r.headers) for r in got)
@@ -102,7 +102,7 @@ def test_410_disables_the_endpoint_with_its_reason_until_reactivated(store) -> N
         first = order_event("O1", status="held")
         with running(store):
             publish(store, first)
-            wait_until(lambda: not subscriptions.get(store, sub.id).active)
+            eventually(lambda: not subscriptions.get(store, sub.id).active)
             off = subscriptions.get(store, sub.id)
             assert off.disabled_reason == "the endpoint answered 410 Gone"
             assert backlog(store, now=time.time()).disabled == ((sub.id, off.disabled_reason),)
@@ -115,7 +115,7 @@ def test_410_disables_the_endpoint_with_its_reason_until_reactivated(store) -> N
             answer["status"] = 204
             subscriptions.update(store, sub.id, active=True, policy=LOOPBACK)
             outbox.replay(store, subscriptions.get(store, sub.id), after_event=first.id)
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED, SUCCEEDED])
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED, SUCCEEDED])
     assert sorted(receiver.ids()) == sorted([first.id, first.id, later.id])
 
 
@@ -125,7 +125,7 @@ def test_an_endpoint_failing_for_too_long_is_disabled(store) -> None:
         sub, _ = subscribe(store, receiver.url)
         with running(store, config):
             publish(store, order_event("O1"))
-            wait_until(lambda: not subscriptions.get(store, sub.id).active)
+            eventually(lambda: not subscriptions.get(store, sub.id).active)
         assert len(receiver.received()) >= 2
     reason = subscriptions.get(store, sub.id).disabled_reason or ""
     assert reason.startswith("every attempt failed since ")
@@ -147,7 +147,7 @@ def test_events_of_one_key_arrive_in_order_while_retried(store) -> None:
         sub, _ = subscribe(store, receiver.url)
         with running(store):
             publish(store, *events)
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED] * len(events))
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED] * len(events))
         per_key = defaultdict(list)
         for request in receiver.received():
             per_key[request.event["subject"]].append(request.id)
@@ -170,7 +170,7 @@ def test_a_slow_receiver_times_out_and_is_retried(store) -> None:
         sub, _ = subscribe(store, receiver.url)
         with running(store, config):
             publish(store, order_event("O1"))
-            wait_until(lambda: statuses(store, sub) == [SUCCEEDED])
+            eventually(lambda: statuses(store, sub) == [SUCCEEDED])
         assert len(receiver.received()) == 2
     first, second = delivery_log(store, sub.id)[0].log
     assert first.status_code is None and first.error == "no answer within 0.5 s"
@@ -200,7 +200,7 @@ def test_two_engines_deliver_each_attempt_once(store) -> None:
         threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
         for thread in threads:
             thread.start()
-        wait_until(lambda: all(statuses(store, s) == [SUCCEEDED] * 150 for s in subs), 120)
+        eventually(lambda: all(statuses(store, s) == [SUCCEEDED] * 150 for s in subs), within=120)
         stop.set()
         for thread in threads:
             thread.join()
