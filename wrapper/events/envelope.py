@@ -46,6 +46,10 @@ class Event:
     data: Any
     changed_fields: tuple[str, ...] = ()
     sequence: int | None = field(default=None, compare=False)
+    # What subscribers' row rules need of the row before the change (rendered
+    # field -> value), when capture knows it: an update that takes a row out of
+    # a subscriber's view reaches it as a deletion. Never sent to a receiver.
+    previous: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not _TYPE.fullmatch(self.type):
@@ -62,6 +66,7 @@ def change_event(
     changed_fields: tuple[str, ...] = (),
     event_id: str | None = None,
     at: float | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> Event:
     """An event for a row of ``resource`` that was created, updated or deleted."""
     if action not in ACTIONS:
@@ -75,6 +80,7 @@ def change_event(
         time=time.time() if at is None else at,
         data=data,
         changed_fields=changed_fields,
+        previous=previous,
     )
 
 

@@ -67,6 +67,7 @@ def append(conn: sa.Connection, events: Iterable[Event]) -> None:
             "time": e.time,
             "data": dumps(e.data).decode(),
             "changed_fields": orjson.dumps(list(e.changed_fields)).decode(),
+            "previous": None if e.previous is None else dumps(e.previous).decode(),
         }
         for e in events
     ]
@@ -88,6 +89,7 @@ def _event(row: Any) -> Event:
         data=loads(m["data"]),
         changed_fields=tuple(orjson.loads(m["changed_fields"])),
         sequence=m["seq"],
+        previous=None if m["previous"] is None else loads(m["previous"]),
     )
 
 

@@ -71,6 +71,7 @@ outbox = sa.Table(
     sa.Column("time", sa.Float, nullable=False, index=True),
     sa.Column("data", sa.Text, nullable=False),  # JSON
     sa.Column("changed_fields", sa.Text, nullable=False),  # JSON list
+    sa.Column("previous", sa.Text),  # JSON: what row rules need of the row before
     sa.Column("dispatched_at", sa.Float),
 )
 sa.Index(
