@@ -33,13 +33,14 @@ CACHED = {"JOBSCHED": 5, "CODETBL": 60}  # table -> seconds its resources are ca
 ALL_SCOPES = "*"  # a persona holding every scope the mapping declares
 PERSONAS = (
     # (name, scopes, claims, what it sees)
-    ("dashboard", "jobs:read jobs:all_work_centers", {}, "every job"),
+    ("dashboard", "jobs:read jobs:all_work_centers webhooks:manage", {}, "every job"),
     ("floor supervisor WC03", "jobs:read", {"work_center": "WC03"}, "jobs of work centre WC03"),
     (
         "customer portal C0001005",
-        "orders:read order_lines:read customers:read",
+        "orders:read order_lines:read customers:read webhooks:manage",
         {"customer_no": "C0001005"},
-        "orders, their lines and the customer record of C0001005, without prices",
+        "orders, their lines and the customer record of C0001005, without prices; "
+        "webhooks of its orders",
     ),
     ("plant auditor", ALL_SCOPES, {}, "every resource, field and row"),
 )
