@@ -29,6 +29,12 @@ cache:
   storage: {store}
   key_prefix: {prefix}-cache
 """
+# The subscriptions API may target receivers on this machine (`python -m
+# wrapper.demo.receiver`); anything else on loopback or a private network stays refused.
+WEBHOOKS_SECTION = """
+webhooks:
+  allow: [127.0.0.1]
+"""
 CACHED = {"JOBSCHED": 5, "CODETBL": 60}  # table -> seconds its resources are cached
 ALL_SCOPES = "*"  # a persona holding every scope the mapping declares
 PERSONAS = (
@@ -89,6 +95,7 @@ def prepare_demo(
         text += PROTECTION_TEMPLATE.format(
             store=json.dumps(protection.store), prefix=protection.key_prefix
         )
+    text += WEBHOOKS_SECTION
     text += AUTH_TEMPLATE.format(issuer=json.dumps(issuer or f"http://{bind}"))
     config_path = workdir / "wrapper.yaml"
     config_path.write_text(text, encoding="utf-8")

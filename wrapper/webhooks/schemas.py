@@ -8,15 +8,18 @@ import marshmallow as ma
 from wrapper.events.tables import DEAD, FAILED, PENDING, SUCCEEDED
 
 _TIME = {"format": "date-time"}
+PATTERN = r"^(\*|([a-z][a-z0-9_]*|\*)\.(created|updated|deleted|\*))$"
 
 
 class SubscriptionIn(ma.Schema):
     url = ma.fields.String(
-        required=True, metadata={"description": "http(s) URL the events are POSTed to"}
+        required=True,
+        metadata={"format": "uri", "description": "http(s) URL the events are POSTed to"},
     )
     event_types = ma.fields.List(
-        ma.fields.String(),
+        ma.fields.String(metadata={"pattern": PATTERN}),
         required=True,
+        validate=ma.validate.Length(min=1),
         metadata={"description": "patterns such as orders.*, orders.updated, *.deleted or *"},
     )
     filter = ma.fields.String(

@@ -93,7 +93,12 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("", methods=["POST"], endpoint="create")
     @doc("Create a subscription (its secret is shown only in this answer)", "create_webhook")
-    @blp.arguments(s.SubscriptionIn)
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {"application/json": {"schema": s.SubscriptionIn}},
+        }
+    )
     @blp.response(201, s.SubscriptionCreated)
     @_problems(blp, 400, 401, 403, 409, 429)
     def create() -> Response:
@@ -141,7 +146,7 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("/<subscription_id>", methods=["PATCH"], endpoint="update")
     @doc("Change a subscription (it then sees what your credentials see now)", "update_webhook")
-    @blp.arguments(s.SubscriptionPatch)
+    @blp.doc(requestBody={"content": {"application/json": {"schema": s.SubscriptionPatch}}})
     @blp.response(200, s.SubscriptionOut)
     @_problems(blp, 400, 401, 403, 404, 429)
     def update(subscription_id: str) -> Response:
@@ -178,7 +183,7 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("/<subscription_id>/secret/rotate", methods=["POST"], endpoint="rotate")
     @doc("A new signing secret; the current ones keep signing for the overlap", "rotate_secret")
-    @blp.arguments(s.RotateIn)
+    @blp.doc(requestBody={"content": {"application/json": {"schema": s.RotateIn}}})
     @blp.response(200, s.SecretOut)
     @_problems(blp, 400, 401, 403, 404, 429)
     def rotate(subscription_id: str) -> Response:
@@ -204,7 +209,7 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("/<subscription_id>/deliveries", methods=["GET"], endpoint="deliveries")
     @doc("Deliveries, newest first, with their attempts", "list_webhook_deliveries")
-    @blp.arguments(s.DeliveryQuery, location="query")
+    @blp.doc(parameters=[{"in": "query", "schema": s.DeliveryQuery}])
     @blp.response(200, s.DeliveryPage)
     @_problems(blp, 400, 401, 403, 404, 429)
     def deliveries(subscription_id: str) -> Response:
@@ -227,7 +232,9 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("/<subscription_id>/replay", methods=["POST"], endpoint="replay")
     @doc("Send again every event since a time or after an event", "replay_webhook_events")
-    @blp.arguments(s.ReplayIn)
+    @blp.doc(
+        requestBody={"required": True, "content": {"application/json": {"schema": s.ReplayIn}}}
+    )
     @blp.response(202, s.QueuedOut)
     @_problems(blp, 400, 401, 403, 404, 429)
     def replay(subscription_id: str) -> Response:
@@ -248,7 +255,7 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("/<subscription_id>/dead-letters", methods=["GET"], endpoint="dead_letters")
     @doc("Deliveries that failed every attempt", "list_webhook_dead_letters")
-    @blp.arguments(s.PageQuery, location="query")
+    @blp.doc(parameters=[{"in": "query", "schema": s.PageQuery}])
     @blp.response(200, s.DeliveryPage)
     @_problems(blp, 400, 401, 403, 404, 429)
     def dead_letters(subscription_id: str) -> Response:
@@ -260,7 +267,7 @@ def webhooks_blueprint(version: str, hooks: Webhooks) -> Blueprint:
 
     @blp.route("/<subscription_id>/dead-letters/replay", methods=["POST"], endpoint="replay_dead")
     @doc("Queue dead letters again for a fresh schedule of attempts", "replay_dead_letters")
-    @blp.arguments(s.DeadReplayIn)
+    @blp.doc(requestBody={"content": {"application/json": {"schema": s.DeadReplayIn}}})
     @blp.response(202, s.QueuedOut)
     @_problems(blp, 400, 401, 403, 404, 429)
     def replay_dead(subscription_id: str) -> Response:
