@@ -1,5 +1,5 @@
 """Changes a job in the demo database the way the legacy application would (the
-wrapper itself never writes there): `python -m wrapper.demo.change_job 1001 held`.
+wrapper itself never writes there): `python -m wrapper.demo.change_job 100001 held`.
 
 Statuses: queued, running, held, complete. `--workdir` is the demo's folder.
 """

@@ -19,7 +19,7 @@ class SubscriptionIn(ma.Schema):
     event_types = ma.fields.List(
         ma.fields.String(metadata={"pattern": PATTERN}),
         required=True,
-        validate=ma.validate.Length(min=1),
+        validate=ma.validate.Length(min=1, error="name at least one event type pattern"),
         metadata={"description": "patterns such as orders.*, orders.updated, *.deleted or *"},
     )
     filter = ma.fields.String(
