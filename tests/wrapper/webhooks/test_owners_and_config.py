@@ -76,3 +76,13 @@ def test_an_older_state_database_gets_the_grant_column(tmp_path: Path) -> None:
         }  # fmt: skip
     finally:
         engine.dispose()
+
+
+def test_without_auth_subscriptions_belong_to_anonymous_and_see_everything(client) -> None:
+    made = client.post("/v1/webhooks", json=BODY | {"url": "http://8.8.8.8/hook"})
+    assert made.status_code == 201, made.get_json()
+    hooks = client.application.extensions["legacy_wrapper"].webhooks
+    stored = subscriptions.get(hooks.engine, made.get_json()["id"])
+    assert stored.owner == "anonymous" and stored.owner_grant is None
+    assert [s["id"] for s in client.get("/v1/webhooks").get_json()["items"]] == [stored.id]
+    assert client.delete(f"/v1/webhooks/{stored.id}").status_code == 204
