@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
@@ -67,7 +68,7 @@ def _page(records: list[DeliveryRecord], limit: int) -> dict[str, Any]:
     following = None
     if len(records) == limit:
         args = request.args.to_dict(flat=True) | {"before": str(records[-1].id)}
-        following = request.path + "?" + "&".join(f"{k}={v}" for k, v in sorted(args.items()))
+        following = f"{request.path}?{urlencode(sorted(args.items()))}"
     return {"items": [_record(r) for r in records], "next": following}
 
 
