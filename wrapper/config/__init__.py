@@ -44,9 +44,11 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
             relations:
               order: {resource: orders, on: {order_id: order_id}, many: false}
     auth: {...}                        # see config/auth.py
+    webhooks: {allow: [127.0.0.1]}     # the subscriptions API; see config/webhooks.py
 
 One module per section: `sources`, `mapping` (paging and versions),
-`protection` (limits and cache), `web` (public_url and cors), `state`, `auth`;
+`protection` (limits and cache), `web` (public_url and cors), `state`, `auth`,
+`webhooks`;
 `located` reads YAML keeping line numbers for the error messages. Nothing here
 reads the environment or the file again after `load_config`.
 """
@@ -83,6 +85,7 @@ from wrapper.config.protection import (
 from wrapper.config.sources import SourceConfig, parse_sources
 from wrapper.config.state import StateConfig, parse_state
 from wrapper.config.web import CorsConfig, parse_cors, parse_public_url
+from wrapper.config.webhooks import WebhooksConfig, parse_webhooks
 
 __all__ = [
     "OPERATIONS",
@@ -103,6 +106,7 @@ __all__ = [
     "StateConfig",
     "ThroughRuleConfig",
     "VersionConfig",
+    "WebhooksConfig",
     "load_config",
     "parse_config",
 ]
@@ -129,6 +133,7 @@ class Config:
     state: StateConfig = field(default_factory=lambda: StateConfig("sqlite://"))
     public_url: str | None = None  # None: relative links
     cors: CorsConfig = field(default_factory=CorsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def version_public_url(self, version: str) -> str | None:
         found = next((v for v in self.versions if v.name == version), None)
@@ -150,7 +155,7 @@ def load_config(path: str | Path) -> Config:
 
 _SECTIONS = (
     "source", "sources", "paging", "limits", "cache", "versions", "auth", "state",
-    "public_url", "cors",
+    "public_url", "cors", "webhooks",
 )  # fmt: skip
 
 
@@ -185,6 +190,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
             state = StateConfig(auth.state)
     public_url = parse_public_url(raw, "", problems)
     cors = parse_cors(raw, "", problems) or CorsConfig()
+    webhooks = parse_webhooks(raw, problems)
     if problems:
         raise ConfigError(problems.items)
     return Config(
@@ -199,6 +205,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
         state=state,
         public_url=public_url,
         cors=cors,
+        webhooks=webhooks,
     )
 
 
