@@ -49,7 +49,10 @@ def open_source(config: SourceConfig) -> Source:
     """An adapter for a configured source, by its kind: `odbc` (an `odbc:...`
     connection string) goes to the ODBC adapter, `sql` (any SQLAlchemy URL) to the
     SQLAlchemy adapter. Raises `SourceUrlError` when the URL cannot be used
-    (nothing is connected yet)."""
+    (nothing is connected yet). A `files` source loads the exports already
+    dropped before it returns (see `legacy_adapters.files.source`)."""
+    if config.kind == "files":
+        return _files_source(config)
     if config.kind == "odbc":
         from legacy_adapters.odbc import OdbcSource
 
@@ -75,6 +78,22 @@ def open_source(config: SourceConfig) -> Source:
         raise SourceUrlError(_missing_driver(url, err)) from None
     except exc.ArgumentError as err:
         raise SourceUrlError(f"{_shown(config.url)}: {_first_line(err)}") from None
+
+
+def _files_source(config: SourceConfig) -> Source:
+    from legacy_adapters.files.source import FilesSource
+
+    files = config.files
+    if files is None or files.store is None:
+        raise SourceUrlError(f"{config.url}: a files source needs its `tables:` and a store folder")
+    return FilesSource(
+        files.tables,
+        files.store,
+        check_interval=files.check_interval,
+        pool_size=config.pool_size,
+        pool_timeout=config.pool_timeout,
+        statement_timeout=config.statement_timeout,
+    )
 
 
 def parse_source_url(text: str) -> URL:
