@@ -203,7 +203,7 @@ class FilesSource:
             return
         state.rejected_total += report.records_rejected
         state.refused, state.last_error = None, None
-        state.quarantined = [e.to_dict() for e in report.errors[:SHOWN_ERRORS]]
+        state.quarantined = [_shown(e) for e in report.errors[:SHOWN_ERRORS]]
         self._switch(target)
         log.info("files source table %s: %s", spec.table, report.summary())
 
@@ -217,10 +217,10 @@ class FilesSource:
     ) -> None:
         state.refused = export.identity
         state.last_error = {
-            "file": str(export.path),
+            "file": export.path.name,
             "at": _now(),
-            "reason": reason,
-            "errors": [e.to_dict() for e in errors[:SHOWN_ERRORS]],
+            "reason": reason.replace(str(export.path), export.path.name),
+            "errors": [_shown(e) for e in errors[:SHOWN_ERRORS]],
         }
         log.error("export refused, the previous one keeps serving: %s", logged)
 
@@ -292,7 +292,7 @@ class FilesSource:
             if held:
                 modified = datetime.fromtimestamp(held["mtime_ns"] / 1e9, UTC)
                 entry = {
-                    "export": held["file"],
+                    "export": Path(held["file"]).name,
                     "modified_at": modified.isoformat(),
                     "loaded_at": held["loaded_at"],
                     "rows": held["rows_loaded"],
@@ -307,6 +307,11 @@ class FilesSource:
             entry["last_error"] = state.last_error
             tables[table] = entry
         return {"kind": "files", "generation": gen.number if gen else None, "tables": tables}
+
+
+def _shown(error: RecordError) -> dict[str, Any]:
+    """A record error for /readyz: the file by its name only (the folder stays in the log)."""
+    return error.to_dict() | {"file": Path(error.file).name}
 
 
 def _now() -> str:
