@@ -124,16 +124,32 @@ def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple[st
     return [(row[1], row[2]) for row in rows]
 
 
-def _check_columns(conn: sqlite3.Connection, table: str) -> None:
-    before = _columns(conn, "prev", table)
-    after = _columns(conn, "main", table)
-    if before and before != after:
-        gone = [f"{n} {t}" for n, t in before if (n, t) not in after]
-        new = [f"{n} {t}" for n, t in after if (n, t) not in before]
+def served_columns(path: Path, table: str) -> list[tuple[str, str]]:
+    """(name, declared type) of `table`'s columns in a generation; [] if it has none."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return _columns(conn, "main", table)
+    finally:
+        conn.close()
+
+
+def check_columns(before: Sequence, after: Sequence) -> None:
+    """Raise `ColumnsChanged` when the columns (names, or (name, type)) differ."""
+    if before and list(before) != list(after):
+        gone = [_shown(c) for c in before if c not in after]
+        new = [_shown(c) for c in after if c not in before]
         raise ColumnsChanged(
             f"the export's columns changed (no longer: {', '.join(gone) or '-'}; "
             f"new: {', '.join(new) or '-'}); the table keeps serving its previous export"
         )
+
+
+def _shown(column: str | tuple[str, str]) -> str:
+    return column if isinstance(column, str) else " ".join(column)
+
+
+def _check_columns(conn: sqlite3.Connection, table: str) -> None:
+    check_columns(_columns(conn, "prev", table), _columns(conn, "main", table))
 
 
 def _carry_over(conn: sqlite3.Connection, table: str) -> None:

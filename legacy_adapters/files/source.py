@@ -47,12 +47,14 @@ log = logging.getLogger(__name__)
 SHOWN_ERRORS = 10  # record errors kept per refused export for /readyz
 
 
-@dataclass
+@dataclass(eq=False)
 class _Generation:
     number: int
     path: Path
     sql: SQLAlchemySource
     exports: dict[str, dict]  # lw_exports rows by table
+    readers: int = 0  # reads running on it
+    retired: bool = False  # no longer current nor previous: closed once its reads end
 
 
 @dataclass
@@ -94,8 +96,10 @@ class FilesSource:
         self.max_errors = max_errors
         self._states = {table: _TableState() for table in self.specs}
         self._current: _Generation | None = None
+        self._in_use: list[_Generation] = []  # retired generations with reads still running
         self._previous: _Generation | None = None
         self._refreshing = threading.Lock()
+        self._readers = threading.Lock()  # guards the switch and the readers' counts
         self._stop = threading.Event()
         self.refresh()
         self._watcher: threading.Thread | None = None
@@ -120,13 +124,16 @@ class FilesSource:
         return gen.sql.reflect(wanted)
 
     def select(self, query: Select) -> list[tuple[Any, ...]]:
-        return self._serving().sql.select(query)
+        with self._reading() as gen:
+            return gen.sql.select(query)
 
     def count(self, query: Select, estimate: bool = False) -> tuple[int, bool]:
-        return self._serving().sql.count(query, estimate)
+        with self._reading() as gen:
+            return gen.sql.count(query, estimate)
 
     def ping(self) -> None:
-        self._serving().sql.ping()
+        with self._reading() as gen:
+            gen.sql.ping()
 
     def close(self) -> None:
         self._stop.set()
@@ -136,6 +143,20 @@ class FilesSource:
             for gen in (self._current, self._previous):
                 if gen is not None:
                     gen.sql.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[_Generation]:
+        """The current generation, kept open and on disk until this read is done."""
+        with self._readers:
+            gen = self._serving()
+            gen.readers += 1
+        try:
+            yield gen
+        finally:
+            with self._readers:
+                gen.readers -= 1
+                if gen.retired and gen.readers == 0:
+                    self._dispose(gen)
 
     def _serving(self) -> _Generation:
         gen = self._current
@@ -179,6 +200,9 @@ class FilesSource:
 
         try:
             reader = open_reader(spec, export.path)
+            if previous is not None:
+                served = generations.served_columns(previous, spec.table)
+                generations.check_columns([n for n, _ in served], [c.name for c in reader.columns])
             report = load(
                 reader,
                 target,
@@ -239,14 +263,26 @@ class FilesSource:
         present = [TableRef(t) for t in self.specs if t in exports]
         if present:
             sql.reflect(present)
-        retired, self._previous = self._previous, self._current
-        self._current = _Generation(number, path, sql, exports)  # reads switch here
-        if retired is not None:
-            retired.sql.close()  # reads in flight on it finish: their connections stay open
+        with self._readers:
+            retired, self._previous = self._previous, self._current
+            self._current = _Generation(number, path, sql, exports)  # reads switch here
+            in_use = {gen.number for gen in self._in_use}
+            if retired is not None:
+                retired.retired = True
+                if retired.readers == 0:
+                    self._dispose(retired)
+                else:
+                    self._in_use.append(retired)  # disposed by its last read
         keep = self._previous.number if self._previous else number
         for n, old in generations.generations(self.store):
-            if n < keep:
-                old.unlink(missing_ok=True)
+            if n < keep and n not in in_use and (retired is None or n != retired.number):
+                old.unlink(missing_ok=True)  # left by this or another process
+
+    def _dispose(self, gen: _Generation) -> None:
+        gen.sql.close()
+        gen.path.unlink(missing_ok=True)
+        if gen in self._in_use:
+            self._in_use.remove(gen)
 
     @contextmanager
     def _store_lock(self) -> Iterator[None]:
