@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,10 @@ class FilesSource:
         self.store = Path(store)
         self.store.mkdir(parents=True, exist_ok=True)
         self.specs = {spec.table: spec for spec in exports}
-        self.capabilities = backend_for(make_url("sqlite://")).capabilities(True)
+        sqlite = backend_for(make_url("sqlite://")).capabilities(True)
+        # "loaded_exports": columns have the export's storage types (a DBF or CSV
+        # field is text, not CHAR(n)), no NOT NULL but on keys, and no foreign keys.
+        self.capabilities = replace(sqlite, extra=sqlite.extra | {"loaded_exports"})
         self._sql_options = {
             "pool_size": pool_size,
             "pool_timeout": pool_timeout,
