@@ -319,3 +319,26 @@ def test_tables_of_one_source_join_in_one_database(tmp_path, drops):
         assert source.changes("ACCOUNTS") == generations.Changes([], [], [])
     finally:
         source.close()
+
+
+def test_columns_that_cannot_be_empty_are_not_null_so_sorts_use_the_index(tmp_path, drops):
+    copybook = tmp_path / "ACCOUNTS.cpy"
+    copybook.write_text(ACCOUNTS_COPYBOOK)
+    drop(drops / "acct", "acct.dat", account("AAAA01", "1.00"), age=1)
+    drop(drops / "cust", "cust.csv", "NO,NAME,QTY\nA,Ann,\n", age=1)
+    source = open_source(
+        tmp_path, accounts_spec(drops / "acct", copybook), csv_spec(drops / "cust")
+    )
+    try:
+        schema = source.reflect()
+        nullable = {(t.ref.name, c.name): c.nullable for t in schema.tables for c in t.columns}
+        assert nullable == {
+            ("ACCOUNTS", "ACCT-NO"): False,
+            ("ACCOUNTS", "BALANCE"): False,  # a packed field always holds a number
+            ("CUST", "NO"): False,
+            ("CUST", "NAME"): False,  # an empty CSV text field is ""
+            ("CUST", "QTY"): True,  # an empty integer field is null
+        }
+        assert rows(source) == [("A", "Ann", None)]
+    finally:
+        source.close()
