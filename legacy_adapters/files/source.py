@@ -256,6 +256,8 @@ class FilesSource:
     def _adopt_newest(self) -> None:
         """Switch to a newer generation another process completed meanwhile."""
         found = generations.generations(self.store)
+        if len(found) > 1 and self._current is None:  # a restart: the previous one, for changes
+            self._switch(found[-2][1])
         if found and (self._current is None or found[-1][0] > self._current.number):
             self._switch(found[-1][1])
 

@@ -86,6 +86,12 @@ def test_a_new_export_is_switched_in_and_the_diff_names_its_keys(tmp_path, drops
         assert [n for n, _ in generations.generations(tmp_path / "store")] == [2, 3]
     finally:
         source.close()
+    restarted = open_source(tmp_path, csv_spec(drops))
+    try:
+        diff = restarted.changes("CUST")
+        assert (diff.created, diff.updated, diff.deleted) == ([], [], [("B",), ("D",)])
+    finally:
+        restarted.close()
 
 
 def test_no_export_yet_is_unavailable_and_a_restart_serves_the_stored_export(tmp_path, drops):
