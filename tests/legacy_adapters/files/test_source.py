@@ -348,3 +348,16 @@ def test_columns_that_cannot_be_empty_are_not_null_so_sorts_use_the_index(tmp_pa
         assert rows(source) == [("A", "Ann", None)]
     finally:
         source.close()
+
+
+def test_changes_with_a_composite_key(tmp_path, drops):
+    spec = ExportConfig(table="LINES", path=f"{drops}/", format="csv", key=("NO", "LINE"))
+    drop(drops, "l1.csv", "NO,LINE,QTY\nA,1,5\nA,2,6\nB,1,7\n", age=1)
+    source = open_source(tmp_path, spec)
+    try:
+        drop(drops, "l2.csv", "NO,LINE,QTY\nA,1,5\nA,2,9\nB,2,7\n", age=2)
+        source.refresh()
+        diff = source.changes("LINES")
+        assert (diff.created, diff.updated, diff.deleted) == ([("B", 2)], [("A", 2)], [("B", 1)])
+    finally:
+        source.close()
