@@ -211,7 +211,7 @@ class FilesSource:
                 target,
                 table=spec.table,
                 key=spec.key,
-                indexes=spec.sort,
+                indexes=_sort_indexes(spec),
                 policy=spec.policy,  # type: ignore[arg-type]
                 max_errors=self.max_errors,
                 max_rejected=spec.max_rejected,
@@ -348,6 +348,12 @@ class FilesSource:
             entry["last_error"] = state.last_error
             tables[table] = entry
         return {"kind": "files", "generation": gen.number if gen else None, "tables": tables}
+
+
+def _sort_indexes(spec: ExportSpec) -> list[tuple[str, ...]]:
+    """An index per declared sort, ending with the key: keyset pages break ties on
+    the key, so the index then delivers whole pages in order."""
+    return [(*cols, *(k for k in spec.key if k not in cols)) for cols in spec.sort]
 
 
 def _shown(error: RecordError) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def test_reflects_columns_keys_indexes_and_foreign_keys(source: Source) -> None:
         "ID", "NAME", "QTY", "PRICE", "DUE", "CODE", "SHIPPED", "OWNER_ID",
     ]  # fmt: skip
     assert items.primary_key == ("ID",)
-    assert ("CODE", "DUE") in [ix.columns for ix in items.indexes]
+    # an index led by (CODE, DUE); a files source's index ends with the key as well
+    assert ("CODE", "DUE") in [ix.columns[:2] for ix in items.indexes]
     qty = items.column("QTY")
     assert qty is not None and qty.nullable and qty.python_type == "int"
     assert items.column("PRICE").python_type == "decimal"
