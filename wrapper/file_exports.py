@@ -24,7 +24,7 @@ from wrapper.config import ConfigError
 from wrapper.config.files import parse_files
 from wrapper.config.located import Located, Problems, load_yaml
 from wrapper.config.sources import SourceConfig
-from wrapper.sources import open_source
+from wrapper.sources import discover_exports, open_source
 
 SOURCE_NAME = "exports"
 
@@ -34,10 +34,8 @@ def reflected_exports(
     url: str, layouts: Path | None, encoding: str
 ) -> Iterator[tuple[Schema, dict[str, dict[str, Any]], list[str]]]:
     """(the loaded tables' schema, the `tables:` entries, a line per file left out)."""
-    from legacy_adapters.files.discover import discover
-
     folder = url.split(":", 1)[1] or "."
-    tables, skipped = discover(folder, layouts, encoding=encoding)
+    tables, skipped = discover_exports(folder, layouts, encoding)
     if not tables:
         raise SourceError(f"no export found in {folder} ({'; '.join(skipped) or 'it is empty'})")
     store = tempfile.mkdtemp(prefix="lw-exports-")

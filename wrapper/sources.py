@@ -11,6 +11,8 @@ are worded by the adapter itself (`legacy_adapters.sql.errors`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, make_url
@@ -94,6 +96,16 @@ def _files_source(config: SourceConfig) -> Source:
         pool_timeout=config.pool_timeout,
         statement_timeout=config.statement_timeout,
     )
+
+
+def discover_exports(
+    folder: str, layouts: Path | None, encoding: str
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The exports in `folder` as `tables:` entries of a files source, and the files
+    left out (`legacy_adapters.files.discover`), for `inspect` and `init`."""
+    from legacy_adapters.files.discover import discover
+
+    return discover(folder, layouts, encoding=encoding)
 
 
 def parse_source_url(text: str) -> URL:
