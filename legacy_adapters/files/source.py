@@ -89,7 +89,8 @@ class FilesSource:
         self.specs = {spec.table: spec for spec in exports}
         sqlite = backend_for(make_url("sqlite://")).capabilities(True)
         # "loaded_exports": columns have the export's storage types (a DBF or CSV
-        # field is text, not CHAR(n)), no NOT NULL but on keys, and no foreign keys.
+        # field is text, not CHAR(n)), NOT NULL only where the format cannot hold an
+        # absent value, and no foreign keys.
         self.capabilities = replace(sqlite, extra=sqlite.extra | {"loaded_exports"})
         self._sql_options = {
             "pool_size": pool_size,
@@ -119,12 +120,14 @@ class FilesSource:
         tables: Iterable[TableRef] | None = None,
         schemas: Sequence[str | None] = (None,),
     ) -> Schema:
-        gen = self._serving()
         wanted = list(tables) if tables is not None else [TableRef(t) for t in self.specs]
-        unloaded = [r.name for r in wanted if r.name in self.specs and r.name not in gen.exports]
-        if unloaded:
-            raise SourceUnavailable(self._not_yet(unloaded))
-        return gen.sql.reflect(wanted)
+        with self._reading() as gen:
+            unloaded = [
+                r.name for r in wanted if r.name in self.specs and r.name not in gen.exports
+            ]
+            if unloaded:
+                raise SourceUnavailable(self._not_yet(unloaded))
+            return gen.sql.reflect(wanted)
 
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         with self._reading() as gen:
@@ -188,6 +191,7 @@ class FilesSource:
             return
         held = self._current.exports.get(spec.table) if self._current else None
         if held and (held["file"], held["size"], held["mtime_ns"]) == export.identity:
+            state.refused = state.last_error = None  # a refused newer export was taken away
             return
         if state.refused == export.identity:
             return

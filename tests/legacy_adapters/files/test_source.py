@@ -174,8 +174,13 @@ def test_a_broken_export_is_refused_and_the_previous_one_keeps_serving(tmp_path,
         assert state["records_rejected_total"] >= (1 if first else 0)
         source.refresh()  # the same bad export is not read again
         assert source.status()["tables"][table.name]["last_error"]["at"] == error["at"]
-        bad.unlink()
-        drop(drops, "export-3", good.replace(b"Zoe", b"Zed"), age=3)
+        bad.unlink()  # the served export is the newest again: nothing is wrong any more
+        source.refresh()
+        assert source.status()["tables"][table.name]["last_error"] is None
+        drop(drops, "export-3", data, age=3)
+        source.refresh()
+        assert source.status()["tables"][table.name]["last_error"]["file"] == "export-3"
+        drop(drops, "export-4", good.replace(b"Zoe", b"Zed"), age=4)
         source.refresh()
         assert source.status()["tables"][table.name]["last_error"] is None
     finally:
