@@ -237,7 +237,7 @@ def test_dbf_served(app: Flask) -> None:
 
 
 def test_a_refused_export_keeps_serving_and_readyz_and_metrics_say_why(
-    app: Flask, tmp_path: Path
+    app: Flask, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = app.test_client()
     source = app.extensions["legacy_wrapper"].sources["exports"].inner
@@ -262,6 +262,8 @@ def test_a_refused_export_keeps_serving_and_readyz_and_metrics_say_why(
         "message": error["message"],
     }
     assert "digit" in error["message"]
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("ACCT0002.DAT: record 4, byte offset" in m and "field BALANCE" in m for m in logged)
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'lw_file_export_refused{source="exports",table="ACCOUNTS"} 1.0' in metrics
     assert 'lw_file_records_rejected_total{source="exports",table="ACCOUNTS"} 1.0' in metrics

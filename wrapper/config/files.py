@@ -81,6 +81,7 @@ class FilesConfig:
     store: str | None  # absolute folder; None: next to the state database (config/__init__)
     tables: tuple[ExportConfig, ...]
     check_interval: float = 60.0
+    line: int = 0  # where the configuration declares the source
 
 
 def parse_files(node: Located, path: str, base_dir: Path, problems: Problems) -> FilesConfig | None:
@@ -106,6 +107,7 @@ def parse_files(node: Located, path: str, base_dir: Path, problems: Problems) ->
         store=str(_absolute(store, base_dir)) if store else None,
         tables=tuple(exports),
         check_interval=float(interval) if interval else 60.0,
+        line=getattr(node, "line", 0),
     )
 
 

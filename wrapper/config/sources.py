@@ -154,7 +154,9 @@ def with_file_stores(
         elif base_dir is not None:
             folder = base_dir / "wrapper-state-files" / name
         else:
-            problems.add(0, f"sources.{name}.store", "give the folder for the loaded exports")
+            problems.add(
+                source.files.line, f"sources.{name}.store", "give the folder for the loaded exports"
+            )
             continue
         result[name] = replace(source, files=replace(source.files, store=str(folder)))
     return result
