@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -231,6 +232,9 @@ class FilesSource:
             return
         except (ValueError, LookupError, OSError) as exc:  # a layout or option that cannot work
             self._refuse(state, export, f"cannot read the export: {exc}", (), str(exc))
+            return
+        except (sqlite3.Error, RuntimeError) as exc:  # the new file failed its checks
+            self._refuse(state, export, f"the loaded copy failed: {exc}", (), repr(exc))
             return
         state.rejected_total += report.records_rejected
         state.refused, state.last_error = None, None
