@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,8 @@ class FilesSource:
             "statement_timeout": statement_timeout,
         }
         self.max_errors = max_errors
+        # How long a replaced generation file stays for other processes still on it.
+        self.grace = 2 * check_interval + (statement_timeout or 0) if check_interval else 0.0
         self._states = {table: _TableState() for table in self.specs}
         self._current: _Generation | None = None
         self._in_use: list[_Generation] = []  # retired generations with reads still running
@@ -163,7 +166,7 @@ class FilesSource:
             with self._readers:
                 gen.readers -= 1
                 if gen.retired and gen.readers == 0:
-                    self._dispose(gen)
+                    self._dispose(gen)  # its file goes at the next collection
 
     def _serving(self) -> _Generation:
         gen = self._current
@@ -183,6 +186,7 @@ class FilesSource:
             self._adopt_newest()
             for spec in self.specs.values():
                 self._refresh_table(spec)
+            self._collect()
 
     def _refresh_table(self, spec: ExportSpec) -> None:
         state = self._states[spec.table]
@@ -279,23 +283,37 @@ class FilesSource:
         with self._readers:
             retired, self._previous = self._previous, self._current
             self._current = _Generation(number, path, sql, exports)  # reads switch here
-            in_use = {gen.number for gen in self._in_use}
             if retired is not None:
                 retired.retired = True
                 if retired.readers == 0:
                     self._dispose(retired)
                 else:
-                    self._in_use.append(retired)  # disposed by its last read
-        keep = self._previous.number if self._previous else number
-        for n, old in generations.generations(self.store):
-            if n < keep and n not in in_use and (retired is None or n != retired.number):
-                old.unlink(missing_ok=True)  # left by this or another process
+                    self._in_use.append(retired)  # closed by its last read
+        self._collect()
 
     def _dispose(self, gen: _Generation) -> None:
         gen.sql.close()
-        gen.path.unlink(missing_ok=True)
         if gen in self._in_use:
             self._in_use.remove(gen)
+
+    def _collect(self) -> None:
+        """Delete generation files older than the previous one that no read of this
+        process holds and that were replaced more than `grace` seconds ago: other
+        processes switch at their next look, within `check_interval`."""
+        with self._readers:
+            held = {gen.number for gen in (self._current, self._previous, *self._in_use) if gen}
+        keep = min(held) if held else 0
+        found = generations.generations(self.store)
+        now = time.time()
+        for (n, old), (_, successor) in pairwise(found):
+            if n >= keep or n in held:
+                continue
+            try:
+                replaced = successor.stat().st_mtime
+            except OSError:
+                continue
+            if now - replaced >= self.grace:
+                old.unlink(missing_ok=True)
 
     @contextmanager
     def _store_lock(self) -> Iterator[None]:

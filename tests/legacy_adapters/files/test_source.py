@@ -366,3 +366,24 @@ def test_changes_with_a_composite_key(tmp_path, drops):
         assert (diff.created, diff.updated, diff.deleted) == ([("B", 2)], [("A", 2)], [("B", 1)])
     finally:
         source.close()
+
+
+def test_a_process_still_on_an_older_generation_keeps_reading_it(tmp_path, drops):
+    """One process switches through several exports between two looks of another:
+    the file the other still reads stays until it could have switched."""
+    drop(drops, "cust-1.csv", "NO,NAME,QTY\nA,Ann,1\n", age=1)
+    spec = csv_spec(drops)
+    first = FilesSource([spec], tmp_path / "store", check_interval=3600)
+    second = FilesSource([spec], tmp_path / "store", check_interval=3600)
+    try:
+        for k in (2, 3, 4):
+            drop(drops, f"cust-{k}.csv", f"NO,NAME,QTY\nA,Ann,{k}\n", age=k)
+            first.refresh()
+        assert rows(first) == [("A", "Ann", 4)]
+        second._current.sql.engine.dispose()  # new connections to its (old) file
+        assert rows(second) == [("A", "Ann", 1)]
+        second.refresh()
+        assert rows(second) == [("A", "Ann", 4)]
+    finally:
+        first.close()
+        second.close()
