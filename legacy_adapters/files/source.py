@@ -16,7 +16,9 @@ read, changed columns) leaves the previous generation serving; why it was
 refused (file, record, byte offset, field) is in `status()`, which `/readyz`
 and `/metrics` show, and in the log. The same export is not tried again until
 it changes. Several worker processes share the store folder: a lock file
-makes one load an export while the others wait, then adopt its generation.
+makes one load an export while the others wait, then adopt its generation;
+a replaced generation file is deleted only once every process could have
+switched (twice `check_interval`) and no read of this process holds it.
 """
 
 from __future__ import annotations
