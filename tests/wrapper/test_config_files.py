@@ -91,3 +91,14 @@ def test_a_files_source_without_a_folder_needs_a_store():
         filename="w.yaml",
     )
     assert config.sources["exports"].files.store == "/var/lw"
+
+
+def test_paths_are_absolute_whatever_the_working_folder(tmp_path, monkeypatch):
+    """A configuration loaded as `wrapper.yaml` (relative) names its exports as one
+    loaded by its absolute path does, so no process reloads an export it already has."""
+    monkeypatch.chdir(tmp_path)
+    text = files_source("      CUSTOMERS: {path: drops/, format: dbf}\n")
+    relative = parse_config(text, filename="w.yaml", base_dir=Path("."))
+    absolute = parse_config(text, filename="w.yaml", base_dir=tmp_path)
+    assert relative.sources == absolute.sources
+    assert relative.sources["exports"].files.tables[0].path == f"{tmp_path}/drops/"

@@ -112,8 +112,10 @@ def parse_files(node: Located, path: str, base_dir: Path, problems: Problems) ->
 
 
 def _absolute(value: str, base_dir: Path) -> Path:
+    """Absolute and normalised, so the same export has one name whatever the
+    working directory the configuration was loaded from."""
     path = Path(value).expanduser()
-    return path if path.is_absolute() else base_dir / path
+    return (path if path.is_absolute() else base_dir / path).resolve()
 
 
 def _export(

@@ -152,7 +152,7 @@ def with_file_stores(
             state = Path(state_url.removeprefix("sqlite:///"))
             folder = state.with_name(f"{state.stem}-files") / name
         elif base_dir is not None:
-            folder = base_dir / "wrapper-state-files" / name
+            folder = base_dir.resolve() / "wrapper-state-files" / name
         else:
             problems.add(
                 source.files.line, f"sources.{name}.store", "give the folder for the loaded exports"
