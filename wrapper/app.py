@@ -17,7 +17,7 @@ from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
 from wrapper.cursor_keys import KeyRing
-from wrapper.health import health_blueprint
+from wrapper.health import health_blueprint, source_states
 from wrapper.limits import Identify, init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping
 from wrapper.metrics import Metrics, metrics_blueprint
@@ -98,6 +98,7 @@ def create_app(
         guarded[name] = Bulkhead(raw, sc.bulkhead_size, sc.bulkhead_wait, metrics)
         schemas[name] = load_schema(guarded[name], config, name)  # or its saved copy
     mapping = build_mapping(config, schemas)
+    metrics.watch_sources(lambda: source_states(guarded))
     state = StateStore(config.state.url)
     cursors = Cursors(KeyRing(state))
     column_types = {

@@ -82,7 +82,7 @@ from wrapper.config.protection import (
     parse_cache,
     parse_limits,
 )
-from wrapper.config.sources import SourceConfig, parse_sources
+from wrapper.config.sources import SourceConfig, parse_sources, with_file_stores
 from wrapper.config.state import StateConfig, parse_state
 from wrapper.config.web import CorsConfig, parse_cors, parse_public_url
 from wrapper.config.webhooks import WebhooksConfig, parse_webhooks
@@ -173,7 +173,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
     if not isinstance(raw, Located):
         raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
     unknown_keys(raw, set(_SECTIONS), "", problems)
-    sources = parse_sources(raw, problems)
+    sources = parse_sources(raw, problems, base_dir)
     paging = parse_paging(raw, problems)
     limits = parse_limits(raw, problems)
     cache = parse_cache(raw, problems)
@@ -188,6 +188,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
             )
         else:  # an existing configuration: auth.state is the wrapper's state database
             state = StateConfig(auth.state)
+    sources = with_file_stores(sources, state.url, base_dir, problems)
     public_url = parse_public_url(raw, "", problems)
     cors = parse_cors(raw, "", problems) or CorsConfig()
     webhooks = parse_webhooks(raw, problems)
