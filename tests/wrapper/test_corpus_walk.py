@@ -29,10 +29,7 @@ from wrapper.mapping.converters import build_converter, infer_converter
 
 # (case, resource, finding kind) the mapping cannot fix: what the adapter must give.
 ADAPTER_SIDE: dict[str, set[tuple[str, str]]] = {
-    # PostgreSQL enums reflect as VARCHAR: `like` is offered and the database refuses it.
     "zoo-postgresql": {
-        ("jobs", "5xx"),
-        ("scalars", "5xx"),
         # psycopg cannot load infinity, 24:00:00 or BC dates: the adapter must return them.
         ("temporal_edges", "4xx"),
         # NaN and infinities have no JSON number: served as null, named in Unrendered-Fields.

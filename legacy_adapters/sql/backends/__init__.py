@@ -36,6 +36,8 @@ class Backend:
     name = "generic"
     count_estimate = False
     schemas = True
+    # Type names the dialect reflects as NullType: reported under their own name.
+    unknown_types: tuple[str, ...] = ()
 
     def capabilities(self, read_only: bool) -> Capabilities:
         return Capabilities(
@@ -60,6 +62,10 @@ class Backend:
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         """Session settings every new connection gets (read-only, statement timeout)."""
+
+    def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
+        """Tables read through another one (PostgreSQL partitions): never listed."""
+        return set()
 
     def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
         """The server ended the statement at its statement timeout."""

@@ -19,6 +19,10 @@ _UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1049, 1044, 1045
 class MySQL(Backend):
     name = "mysql"
     count_estimate = True
+    unknown_types = (
+        "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+        "multipolygon", "geometrycollection",
+    )  # fmt: skip
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         @event.listens_for(engine, "connect")

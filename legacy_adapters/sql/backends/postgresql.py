@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection
 
@@ -17,9 +18,26 @@ _QUERY_CANCELED = "57014"  # statement_timeout
 _UNAVAILABLE_PREFIXES = ("08", "57P", "53", "58")
 
 
+_PARTITIONS = sa.text(
+    """SELECT child.relname FROM pg_inherits i
+    JOIN pg_class child ON child.oid = i.inhrelid
+    JOIN pg_class parent ON parent.oid = i.inhparent
+    JOIN pg_namespace n ON n.oid = child.relnamespace
+    WHERE parent.relkind = 'p' AND n.nspname = COALESCE(:schema, current_schema())"""
+)
+
+
 class PostgreSQL(Backend):
     name = "postgresql"
     count_estimate = True
+    unknown_types = (
+        "xml", "point", "line", "lseg", "box", "path", "polygon", "circle",
+        "geometry", "geography", "tsquery", "txid_snapshot", "pg_lsn",
+    )  # fmt: skip
+
+    def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
+        """Partitions of a partitioned table: its rows are read through the parent."""
+        return set(conn.execute(_PARTITIONS, {"schema": schema}).scalars())
 
     def settings(
         self,
