@@ -206,7 +206,8 @@ class Select:
     strictly after that row (the order is unique); with `skip > 0` the order is
     not unique (a keyless table with exact duplicate rows) and the page starts
     at the first row equal to `after`, skipping the `skip` such rows that were
-    already returned.
+    already returned. NULL sorts where the source's `capabilities.nulls_sort`
+    says (the database's own order, so that its indexes serve the sort).
     """
 
     table: TableRef
@@ -263,6 +264,9 @@ class Capabilities:
     read_only_enforced: bool = False
     like_escape: bool = True  # patterns may escape % and _ with a backslash
     unicode_case_fold: bool = True  # `like` folds every letter's case, not only ASCII
+    # Where NULL sorts, the database's own choice (its indexes follow it): "greatest"
+    # (after every value ascending, first descending) or "least" (the reverse).
+    nulls_sort: Literal["greatest", "least"] = "greatest"
     extra: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -1,34 +1,51 @@
 """Keyset pagination in SQL: ORDER BY clauses and the "rows after this one" predicate.
 
-NULL sorts as the greatest value on every dialect (PostgreSQL's default), made
-explicit for nullable columns with a leading `col IS NULL` term, so a page
-boundary means the same thing on SQLite, PostgreSQL and MariaDB.
+Where NULL sorts is the database's own choice, kept so that an index on the
+sort columns delivers the rows in order (a leading `CASE WHEN col IS NULL`
+term would make the database sort every matching row instead):
+
+- `greatest`: PostgreSQL (and its index default): NULL after every value
+  ascending, first descending; a plain `ORDER BY col [DESC]`.
+- `least`: SQLite and MariaDB/MySQL: NULL first ascending, last descending;
+  a plain `ORDER BY col [DESC]` too.
+- `explicit`: a database whose order is not known (ODBC): NULL made the
+  greatest value with a leading `col IS NULL` term, as on PostgreSQL.
 
 The predicate is the lexicographic comparison written out,
-`a > x OR (a = x AND b > y) ...`, plus a redundant `a >= x` bound on the first
-column so that the database can start an index range scan at the cursor
-(deep pages cost what the first page costs).
+`a > x OR (a = x AND b > y) ...`, with each column's NULLs placed where the
+order puts them, plus a redundant `a >= x` bound on the first column (when it
+excludes only rows already returned) so that the database can start an index
+range scan at the cursor (deep pages cost what the first page costs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from legacy_adapters.base import Order
+
+NullOrder = Literal["greatest", "least", "explicit"]
 
 
 def _nullable(col: sa.Column) -> bool:
     return bool(col.nullable) and not col.primary_key
 
 
-def order_clauses(table: sa.Table, order: Sequence[Order]) -> list[sa.ColumnElement[Any]]:
+def _nulls_last(descending: bool, nulls: NullOrder) -> bool:
+    """NULL comes after every value in this column's direction."""
+    return (nulls == "least") == descending
+
+
+def order_clauses(
+    table: sa.Table, order: Sequence[Order], nulls: NullOrder = "explicit"
+) -> list[sa.ColumnElement[Any]]:
     clauses: list[sa.ColumnElement[Any]] = []
     for o in order:
         col = table.c[o.column]
-        if _nullable(col):
+        if nulls == "explicit" and _nullable(col):
             # Constants, not parameters: some DBMSs cannot type a parameter in a CASE.
             is_null = sa.case((col.is_(None), sa.literal_column("1")), else_=sa.literal_column("0"))
             clauses.append(is_null.desc() if o.descending else is_null.asc())
@@ -36,16 +53,16 @@ def order_clauses(table: sa.Table, order: Sequence[Order]) -> list[sa.ColumnElem
     return clauses
 
 
-def _after(col: sa.Column, descending: bool, value: Any) -> sa.ColumnElement[bool]:
+def _after(
+    col: sa.Column, descending: bool, value: Any, nulls: NullOrder
+) -> sa.ColumnElement[bool]:
     """Rows strictly after `value` in this column's order."""
     nullable = _nullable(col)
+    last = _nulls_last(descending, nulls)
     if value is None:
-        if descending and nullable:
-            return col.is_not(None)
-        return sa.false()
-    if descending:
-        return col < value
-    return sa.or_(col > value, col.is_(None)) if nullable else col > value
+        return col.is_not(None) if nullable and not last else sa.false()
+    beyond = col < value if descending else col > value
+    return sa.or_(beyond, col.is_(None)) if nullable and last else beyond
 
 
 def _equal(col: sa.Column, value: Any) -> sa.ColumnElement[bool]:
@@ -53,7 +70,12 @@ def _equal(col: sa.Column, value: Any) -> sa.ColumnElement[bool]:
 
 
 def keyset_condition(
-    table: sa.Table, order: Sequence[Order], after: Sequence[Any], *, strict: bool
+    table: sa.Table,
+    order: Sequence[Order],
+    after: Sequence[Any],
+    *,
+    strict: bool,
+    nulls: NullOrder = "explicit",
 ) -> sa.ColumnElement[bool]:
     """Rows after `after` (strictly, or starting at rows equal to it)."""
     if len(order) != len(after):
@@ -62,12 +84,14 @@ def keyset_condition(
     alternatives = []
     for i, (col, o) in enumerate(zip(cols, order, strict=True)):
         prefix = [_equal(cols[j], after[j]) for j in range(i)]
-        alternatives.append(sa.and_(*prefix, _after(col, o.descending, after[i])))
+        alternatives.append(sa.and_(*prefix, _after(col, o.descending, after[i], nulls)))
     if not strict:
         alternatives.append(sa.and_(*(_equal(c, v) for c, v in zip(cols, after, strict=True))))
     condition = sa.or_(*alternatives)
-    first, first_value = cols[0], after[0]
-    if first_value is not None and not _nullable(first):
-        bound = first <= first_value if order[0].descending else first >= first_value
+    first, first_value, descending = cols[0], after[0], order[0].descending
+    if first_value is not None and (
+        not _nullable(first) or not _nulls_last(descending, nulls)
+    ):  # every row still to come is at or beyond the cursor's first value
+        bound = first <= first_value if descending else first >= first_value
         condition = sa.and_(bound, condition)
     return condition

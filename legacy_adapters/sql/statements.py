@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef, UnsupportedQuery
-from legacy_adapters.sql.keyset import keyset_condition, order_clauses
+from legacy_adapters.sql.keyset import NullOrder, keyset_condition, order_clauses
 
 Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
 # How a statement is limited to a page: (statement, its ORDER BY clauses, the
@@ -123,16 +123,24 @@ def limit_offset(
 
 
 def build_statement(
-    table: sa.Table, query: Select, resolve: Resolve, paginate: Paginate = limit_offset
+    table: sa.Table,
+    query: Select,
+    resolve: Resolve,
+    paginate: Paginate = limit_offset,
+    nulls: NullOrder = "explicit",
 ) -> sa.Select:
-    """The statement for `query`'s shape, every value a parameter."""
+    """The statement for `query`'s shape, every value a parameter; NULLs sorted
+    where `nulls` says the database puts them (see `keyset`)."""
     bind = _Binder()
     stmt = sa.select(*(table.c[name] for name in query.columns))
     stmt = stmt.where(*where_clauses(table, query.where, bind, resolve))
     if query.after is not None:
         after = [None if v is None else bind() for v in query.after]
-        stmt = stmt.where(keyset_condition(table, query.order_by, after, strict=query.skip == 0))
-    order = order_clauses(table, query.order_by)
+        strict = query.skip == 0
+        stmt = stmt.where(
+            keyset_condition(table, query.order_by, after, strict=strict, nulls=nulls)
+        )
+    order = order_clauses(table, query.order_by, nulls)
     stmt = stmt.order_by(*order)
     limit = bind() if query.limit is not None else None
     offset = bind() if query.skip else None
@@ -194,8 +202,9 @@ def shape(query: Select) -> Hashable:
 class StatementCache:
     """A bounded, thread-safe LRU of statements by query shape."""
 
-    def __init__(self, maxsize: int = 1024) -> None:
+    def __init__(self, maxsize: int = 1024, nulls: NullOrder = "explicit") -> None:
         self.maxsize = maxsize
+        self.nulls = nulls
         self._items: OrderedDict[Hashable, sa.Select] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -206,7 +215,7 @@ class StatementCache:
             if stmt is not None:
                 self._items.move_to_end(key)
                 return stmt
-        stmt = build_statement(table, query, resolve)
+        stmt = build_statement(table, query, resolve, nulls=self.nulls)
         with self._lock:
             self._items[key] = stmt
             if len(self._items) > self.maxsize:

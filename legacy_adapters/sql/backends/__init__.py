@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from legacy_adapters.base import Capabilities
 from legacy_adapters.sql import timeouts
+from legacy_adapters.sql.keyset import NullOrder
 
 
 @dataclass
@@ -36,12 +37,17 @@ class Backend:
     name = "generic"
     count_estimate = False
     schemas = True
+    # Where NULL sorts (`keyset`): unknown here, so made explicit in every ORDER BY.
+    nulls: NullOrder = "explicit"
     # Type names the dialect reflects as NullType: reported under their own name.
     unknown_types: tuple[str, ...] = ()
 
     def capabilities(self, read_only: bool) -> Capabilities:
         return Capabilities(
-            count_estimate=self.count_estimate, schemas=self.schemas, read_only_enforced=read_only
+            count_estimate=self.count_estimate,
+            schemas=self.schemas,
+            read_only_enforced=read_only,
+            nulls_sort="least" if self.nulls == "least" else "greatest",
         )
 
     def settings(

@@ -18,6 +18,7 @@ _UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1049, 1044, 1045
 
 class MySQL(Backend):
     name = "mysql"
+    nulls = "least"  # the database's own NULL order, which its indexes follow
     count_estimate = True
     unknown_types = (
         "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",

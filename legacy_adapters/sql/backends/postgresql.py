@@ -29,6 +29,7 @@ _PARTITIONS = sa.text(
 
 class PostgreSQL(Backend):
     name = "postgresql"
+    nulls = "greatest"  # the database's own NULL order, which its indexes follow
     count_estimate = True
     unknown_types = (
         "xml", "point", "line", "lseg", "box", "path", "polygon", "circle",

@@ -19,6 +19,7 @@ _UNAVAILABLE = {5, 6, 10, 14, 26}  # BUSY, LOCKED, IOERR, CANTOPEN, NOTADB
 
 class SQLite(Backend):
     name = "sqlite"
+    nulls = "least"  # the database's own NULL order, which its indexes follow
     schemas = False
 
     def settings(
