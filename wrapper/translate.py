@@ -311,7 +311,10 @@ def _layout(
     if with_order:
         order = [Order(resource.by_name[name].column, desc) for name, desc in sort]
         seen = {o.column for o in order}
-        order += [Order(c) for c in resource.tiebreak if c not in seen]
+        # The tiebreak runs the way the last sort does: an index on (sort, key)
+        # read backwards serves `sort=-due_date` without a sort step.
+        backwards = bool(order) and order[-1].descending
+        order += [Order(c, backwards) for c in resource.tiebreak if c not in seen]
     order_positions = tuple(cols.add(o.column) for o in order)
     for rel_name in expand:  # the local columns that embedding joins on
         rel = resource.relation(rel_name)

@@ -37,7 +37,9 @@ def plan(source: SQLAlchemySource, query: Select) -> str:
             conn.exec_driver_sql("SET enable_seqscan = off")
             return "\n".join(conn.exec_driver_sql(f"EXPLAIN {sql}", values).scalars())
         rows = conn.exec_driver_sql(f"EXPLAIN {sql}", values).mappings().all()
-        return "\n".join(f"{r['table']} type={r['type']} key={r['key']}" for r in rows)
+        return "\n".join(
+            f"{r['table']} type={r['type']} key={r['key']} extra={r['Extra']}" for r in rows
+        )
 
 
 def full_scans(source: SQLAlchemySource, text: str) -> list[str]:
