@@ -53,14 +53,26 @@ def order_clauses(
     return clauses
 
 
+def settled(order: Sequence[Order], after: Sequence[Any], nulls: NullOrder) -> int:
+    """How many leading sort columns every row after the cursor has NULL in (the
+    cursor is NULL there and NULLs come last): constant, so left out of ORDER BY
+    (MariaDB would otherwise sort the rows its index already delivers in order)."""
+    count = 0
+    for o, value in zip(order[:-1], after, strict=False):
+        if value is not None or not _nulls_last(o.descending, nulls):
+            break
+        count += 1
+    return count
+
+
 def _after(
     col: sa.Column, descending: bool, value: Any, nulls: NullOrder
-) -> sa.ColumnElement[bool]:
-    """Rows strictly after `value` in this column's order."""
+) -> sa.ColumnElement[bool] | None:
+    """Rows strictly after `value` in this column's order (None: there are none)."""
     nullable = _nullable(col)
     last = _nulls_last(descending, nulls)
     if value is None:
-        return col.is_not(None) if nullable and not last else sa.false()
+        return col.is_not(None) if nullable and not last else None
     beyond = col < value if descending else col > value
     return sa.or_(beyond, col.is_(None)) if nullable and last else beyond
 
@@ -83,11 +95,13 @@ def keyset_condition(
     cols = [table.c[o.column] for o in order]
     alternatives = []
     for i, (col, o) in enumerate(zip(cols, order, strict=True)):
-        prefix = [_equal(cols[j], after[j]) for j in range(i)]
-        alternatives.append(sa.and_(*prefix, _after(col, o.descending, after[i], nulls)))
+        beyond = _after(col, o.descending, after[i], nulls)
+        if beyond is not None:
+            prefix = [_equal(cols[j], after[j]) for j in range(i)]
+            alternatives.append(sa.and_(*prefix, beyond))
     if not strict:
         alternatives.append(sa.and_(*(_equal(c, v) for c, v in zip(cols, after, strict=True))))
-    condition = sa.or_(*alternatives)
+    condition = sa.or_(*alternatives) if alternatives else sa.false()
     first, first_value, descending = cols[0], after[0], order[0].descending
     if first_value is not None and (
         not _nullable(first) or not _nulls_last(descending, nulls)

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef, UnsupportedQuery
-from legacy_adapters.sql.keyset import NullOrder, keyset_condition, order_clauses
+from legacy_adapters.sql.keyset import NullOrder, keyset_condition, order_clauses, settled
 
 Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
 # How a statement is limited to a page: (statement, its ORDER BY clauses, the
@@ -140,7 +140,10 @@ def build_statement(
         stmt = stmt.where(
             keyset_condition(table, query.order_by, after, strict=strict, nulls=nulls)
         )
-    order = order_clauses(table, query.order_by, nulls)
+    order_by = query.order_by
+    if query.after is not None:
+        order_by = order_by[settled(order_by, query.after, nulls) :]
+    order = order_clauses(table, order_by, nulls)
     stmt = stmt.order_by(*order)
     limit = bind() if query.limit is not None else None
     offset = bind() if query.skip else None
