@@ -11,6 +11,12 @@ term would make the database sort every matching row instead):
 - `explicit`: a database whose order is not known (ODBC): NULL made the
   greatest value with a leading `col IS NULL` term, as on PostgreSQL.
 
+When the sort is not unique (a keyless table paged over all its columns, with
+duplicates counted by the caller), each column is compared as the database
+compares it *exactly* (`Exact`: MariaDB's default collation takes `abc` and
+`ABC` as equal, their bytes are not), so that rows the caller counts as
+distinct are distinct in SQL too.
+
 The predicate is the lexicographic comparison written out,
 `a > x OR (a = x AND b > y) ...`, with each column's NULLs placed where the
 order puts them, plus a redundant `a >= x` bound on the first column (when it
@@ -20,7 +26,7 @@ range scan at the cursor (deep pages cost what the first page costs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -28,6 +34,28 @@ import sqlalchemy as sa
 from legacy_adapters.base import Order
 
 NullOrder = Literal["greatest", "least", "explicit"]
+Exact = Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]]
+
+
+def same(col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The column as is: the database's comparison is exact for it."""
+    return col
+
+
+def unique_order(table: sa.Table, order: Sequence[Order]) -> bool:
+    """The sort columns include a primary key or a unique key over NOT NULL
+    columns: no two rows tie."""
+    names = {o.column for o in order}
+    keys = [tuple(c.name for c in table.primary_key.columns)]
+    keys += [tuple(c.name for c in ix.columns) for ix in table.indexes if ix.unique]
+    keys += [
+        tuple(c.name for c in con.columns)
+        for con in table.constraints
+        if isinstance(con, sa.UniqueConstraint)
+    ]
+    return any(
+        key and set(key) <= names and all(not _nullable(table.c[c]) for c in key) for key in keys
+    )
 
 
 def _nullable(col: sa.Column) -> bool:
@@ -40,12 +68,13 @@ def _nulls_last(descending: bool, nulls: NullOrder) -> bool:
 
 
 def order_clauses(
-    table: sa.Table, order: Sequence[Order], nulls: NullOrder = "explicit"
+    table: sa.Table, order: Sequence[Order], nulls: NullOrder = "explicit", exact: Exact = same
 ) -> list[sa.ColumnElement[Any]]:
     clauses: list[sa.ColumnElement[Any]] = []
     for o in order:
-        col = table.c[o.column]
-        if nulls == "explicit" and _nullable(col):
+        column = table.c[o.column]
+        col = exact(column)
+        if nulls == "explicit" and _nullable(column):
             # Constants, not parameters: some DBMSs cannot type a parameter in a CASE.
             is_null = sa.case((col.is_(None), sa.literal_column("1")), else_=sa.literal_column("0"))
             clauses.append(is_null.desc() if o.descending else is_null.asc())
@@ -66,10 +95,9 @@ def settled(order: Sequence[Order], after: Sequence[Any], nulls: NullOrder) -> i
 
 
 def _after(
-    col: sa.Column, descending: bool, value: Any, nulls: NullOrder
+    col: sa.ColumnElement[Any], nullable: bool, descending: bool, value: Any, nulls: NullOrder
 ) -> sa.ColumnElement[bool] | None:
     """Rows strictly after `value` in this column's order (None: there are none)."""
-    nullable = _nullable(col)
     last = _nulls_last(descending, nulls)
     if value is None:
         return col.is_not(None) if nullable and not last else None
@@ -77,7 +105,7 @@ def _after(
     return sa.or_(beyond, col.is_(None)) if nullable and last else beyond
 
 
-def _equal(col: sa.Column, value: Any) -> sa.ColumnElement[bool]:
+def _equal(col: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
     return col.is_(None) if value is None else col == value
 
 
@@ -88,14 +116,16 @@ def keyset_condition(
     *,
     strict: bool,
     nulls: NullOrder = "explicit",
+    exact: Exact = same,
 ) -> sa.ColumnElement[bool]:
     """Rows after `after` (strictly, or starting at rows equal to it)."""
     if len(order) != len(after):
         raise ValueError("cursor does not match the sort order")
-    cols = [table.c[o.column] for o in order]
+    columns = [table.c[o.column] for o in order]
+    cols = [exact(c) for c in columns]
     alternatives = []
     for i, (col, o) in enumerate(zip(cols, order, strict=True)):
-        beyond = _after(col, o.descending, after[i], nulls)
+        beyond = _after(col, _nullable(columns[i]), o.descending, after[i], nulls)
         if beyond is not None:
             prefix = [_equal(cols[j], after[j]) for j in range(i)]
             alternatives.append(sa.and_(*prefix, beyond))
@@ -104,7 +134,7 @@ def keyset_condition(
     condition = sa.or_(*alternatives) if alternatives else sa.false()
     first, first_value, descending = cols[0], after[0], order[0].descending
     if first_value is not None and (
-        not _nullable(first) or not _nulls_last(descending, nulls)
+        not _nullable(columns[0]) or not _nulls_last(descending, nulls)
     ):  # every row still to come is at or beyond the cursor's first value
         bound = first <= first_value if descending else first >= first_value
         condition = sa.and_(bound, condition)

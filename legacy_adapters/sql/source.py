@@ -61,7 +61,7 @@ class SQLAlchemySource:
         self.bounds = sql_timeouts.Bounds.for_statement_timeout(statement_timeout)
         self.engine = self._make_engine(pool_size, pool_timeout)
         self._tables: dict[TableRef, sa.Table] = {}
-        self._statements = StatementCache(nulls=self.backend.nulls)
+        self._statements = StatementCache(nulls=self.backend.nulls, exact=self.backend.exact)
         self._metadata = sa.MetaData()
         self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
         self._file_identity = _identity(self._file) if self._file else None

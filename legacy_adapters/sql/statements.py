@@ -18,7 +18,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef, UnsupportedQuery
-from legacy_adapters.sql.keyset import NullOrder, keyset_condition, order_clauses, settled
+from legacy_adapters.sql.keyset import (
+    Exact,
+    NullOrder,
+    keyset_condition,
+    order_clauses,
+    same,
+    settled,
+    unique_order,
+)
 
 Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
 # How a statement is limited to a page: (statement, its ORDER BY clauses, the
@@ -128,22 +136,27 @@ def build_statement(
     resolve: Resolve,
     paginate: Paginate = limit_offset,
     nulls: NullOrder = "explicit",
+    exact: Exact = same,
 ) -> sa.Select:
     """The statement for `query`'s shape, every value a parameter; NULLs sorted
-    where `nulls` says the database puts them (see `keyset`)."""
+    where `nulls` says the database puts them, and a sort that is not unique
+    compared `exact`ly (see `keyset`)."""
     bind = _Binder()
     stmt = sa.select(*(table.c[name] for name in query.columns))
     stmt = stmt.where(*where_clauses(table, query.where, bind, resolve))
+    if query.order_by and unique_order(table, query.order_by):
+        exact = same  # no ties: the database's own comparison, which its indexes follow
     if query.after is not None:
         after = [None if v is None else bind() for v in query.after]
         strict = query.skip == 0
-        stmt = stmt.where(
-            keyset_condition(table, query.order_by, after, strict=strict, nulls=nulls)
+        condition = keyset_condition(
+            table, query.order_by, after, strict=strict, nulls=nulls, exact=exact
         )
+        stmt = stmt.where(condition)
     order_by = query.order_by
     if query.after is not None:
         order_by = order_by[settled(order_by, query.after, nulls) :]
-    order = order_clauses(table, order_by, nulls)
+    order = order_clauses(table, order_by, nulls, exact)
     stmt = stmt.order_by(*order)
     limit = bind() if query.limit is not None else None
     offset = bind() if query.skip else None
@@ -205,9 +218,12 @@ def shape(query: Select) -> Hashable:
 class StatementCache:
     """A bounded, thread-safe LRU of statements by query shape."""
 
-    def __init__(self, maxsize: int = 1024, nulls: NullOrder = "explicit") -> None:
+    def __init__(
+        self, maxsize: int = 1024, nulls: NullOrder = "explicit", exact: Exact = same
+    ) -> None:
         self.maxsize = maxsize
         self.nulls = nulls
+        self.exact = exact
         self._items: OrderedDict[Hashable, sa.Select] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -218,7 +234,7 @@ class StatementCache:
             if stmt is not None:
                 self._items.move_to_end(key)
                 return stmt
-        stmt = build_statement(table, query, resolve, nulls=self.nulls)
+        stmt = build_statement(table, query, resolve, nulls=self.nulls, exact=self.exact)
         with self._lock:
             self._items[key] = stmt
             if len(self._items) > self.maxsize:

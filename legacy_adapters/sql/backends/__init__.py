@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -68,6 +69,11 @@ class Backend:
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         """Session settings every new connection gets (read-only, statement timeout)."""
+
+    def exact(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """`col` as the database compares it exactly (no two values a client can tell
+        apart compare equal): used to sort and page where the sort is not unique."""
+        return col
 
     def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
         """Tables read through another one (PostgreSQL partitions): never listed."""

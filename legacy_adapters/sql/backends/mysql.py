@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
@@ -24,6 +25,14 @@ class MySQL(Backend):
         "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
         "multipolygon", "geometrycollection",
     )  # fmt: skip
+
+    def exact(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Text by its bytes: the default collations fold case and accents and ignore
+        trailing spaces (`abc` = `ABC`), which a keyless table's duplicate count
+        cannot follow. Parameters keep the column's own type."""
+        if isinstance(col.type, sa.String | sa.Enum):
+            return sa.type_coerce(sa.cast(col, sa.LargeBinary), col.type)
+        return col
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         @event.listens_for(engine, "connect")
