@@ -35,8 +35,6 @@ ADAPTER_SIDE: dict[str, set[tuple[str, str]]] = {
         # NaN and infinities have no JSON number: served as null, named in Unrendered-Fields.
         ("scalars", "values lost"),
     },
-    # Rows that differ only in letter case are equal on MariaDB's collation, not in Python.
-    "zoo-mariadb": {("case_keys", "wrong count")},
     "zoo-sqlite": {
         # SQLAlchemy parses SQLite DATE/DATETIME text itself and fails on 25/11/2026 or an integer.
         ("temporal", "5xx"),
