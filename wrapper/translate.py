@@ -88,11 +88,12 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (float, int),
     "decimal": (Decimal, int, float),
     "bytes": (bytes,),
-    # Zero dates (`0000-00-00`) come back as text; a MySQL TIME as a timedelta.
-    "date": (dt.date, str),
-    "datetime": (dt.datetime, str),
-    "time": (dt.time, dt.timedelta, str),
-    "bool": (bool, int),
+    # Zero dates (`0000-00-00`) come back as text; a MySQL TIME as a timedelta;
+    # SQLite returns what the application stored (`25/11/2026`, Unix seconds, 't').
+    "date": (dt.date, str, int, float),
+    "datetime": (dt.datetime, str, int, float),
+    "time": (dt.time, dt.timedelta, str, int, float),
+    "bool": (bool, int, str),
 }
 
 

@@ -203,6 +203,7 @@ class SQLAlchemySource:
                 ref = TableRef(str(table.name), schema)
                 reflected[ref] = table
                 kind = "view" if table.name in views else "table"
+                self.backend.prepare(table)
                 infos.append(table_info(ref, table, kind, self.engine.dialect))
         self._tables.update(reflected)
         infos.sort(key=lambda t: (t.ref.schema or "", t.ref.name))

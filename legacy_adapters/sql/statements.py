@@ -37,6 +37,7 @@ Paginate = Callable[
 ]
 _SINGLE = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "prefix", "like", "like_rtrim"})
 _LIST = frozenset({"in", "not_in"})
+_EQUALITY = frozenset({"eq", "ne", "in", "not_in"})
 
 
 class _Binder:
@@ -78,6 +79,8 @@ def _condition(
             raise UnsupportedQuery(f"operator {cond.op!r} on a column tuple")
         return sa.tuple_(*(table.c[name] for name in cond.column)).in_(bind(expanding=True))
     col = table.c[cond.column]
+    if cond.op in _EQUALITY and hasattr(col.type, "filter_form"):
+        col = col.type.filter_form(col)  # e.g. SQLite booleans stored as 't'/'f'
     match cond.op:
         case "eq":
             return col == bind()

@@ -75,6 +75,9 @@ class Backend:
         apart compare equal): used to sort and page where the sort is not unique."""
         return col
 
+    def prepare(self, table: sa.Table) -> None:
+        """Adjust a reflected table before it is described and read."""
+
     def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
         """Tables read through another one (PostgreSQL partitions): never listed."""
         return set()
