@@ -188,6 +188,8 @@ def test_native_types_come_out_faithful(zoo) -> None:
     if backend == "mariadb":
         rows = {r["id"]: r for r in client.get("/v1/temporal?limit=1000").get_json()["data"]}
         assert rows[3]["d"] is None  # the zero date 0000-00-00 means no value
+        assert "26:00:00" in {r["t"] for r in rows.values()}  # a TIME is a duration
+        assert "-838:59:59" in {r["t"] for r in rows.values()}
         assert client.get("/v1/temporal?d[isnull]=true&limit=1000").status_code == 200
         assert client.get("/v1/scalars?bit1=true&limit=1").status_code == 200
         first = client.get("/v1/scalars?limit=3").get_json()["data"]
