@@ -37,6 +37,26 @@ NullOrder = Literal["greatest", "least", "explicit"]
 Exact = Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]]
 
 
+# Types without an order a cursor can follow: documents, geometries, xml.
+_UNORDERED = (sa.JSON,)
+_UNORDERED_NAMES = frozenset(
+    {"XML", "POINT", "LINE", "LSEG", "BOX", "PATH", "POLYGON", "CIRCLE", "GEOMETRY",
+     "GEOGRAPHY", "LINESTRING", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
+     "GEOMETRYCOLLECTION", "TSVECTOR", "TSQUERY"}
+)  # fmt: skip
+
+
+def orderable(col_type: sa.types.TypeEngine[Any]) -> bool:
+    """Whether rows can be sorted on this type and found again after a cursor value
+    (no JSON, xml or geometry; an array only of such an element type)."""
+    if isinstance(col_type, sa.ARRAY):
+        return orderable(col_type.item_type)
+    if isinstance(col_type, _UNORDERED):
+        return False
+    name = getattr(col_type, "type_name", None) or type(col_type).__name__
+    return str(name).upper() not in _UNORDERED_NAMES
+
+
 def same(col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """The column as is: the database's comparison is exact for it."""
     return col

@@ -23,6 +23,7 @@ from legacy_adapters.sql.keyset import (
     NullOrder,
     keyset_condition,
     order_clauses,
+    orderable,
     same,
     settled,
     unique_order,
@@ -147,6 +148,9 @@ def build_statement(
     bind = _Binder()
     stmt = sa.select(*(table.c[name] for name in query.columns))
     stmt = stmt.where(*where_clauses(table, query.where, bind, resolve))
+    for o in query.order_by:
+        if not orderable(table.c[o.column].type):
+            raise UnsupportedQuery(f"{o.column} cannot be sorted on: its type has no order")
     if query.order_by and unique_order(table, query.order_by):
         exact = same  # no ties: the database's own comparison, which its indexes follow
     if query.after is not None:
