@@ -1,8 +1,9 @@
 """A keyless table is paged over all its columns, and the caller counts the rows
 equal to the cursor that it has already returned (`Select.skip`), comparing
 values as Python does. On MariaDB's default collation `abc`, `ABC` and `abc `
-are equal in SQL: the source compares such a sort exactly (by bytes), so a walk
-returns every row once, on every backend."""
+are equal in SQL (so are `abc` and `ABC` under SQLite's NOCASE): the source
+compares such a sort exactly (by bytes), so a walk returns every row once, on
+every backend."""
 
 from __future__ import annotations
 
@@ -36,9 +37,11 @@ def source(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     with temporary_database(backend, tmp) as url:
         engine = sa.create_engine(url)
         with engine.begin() as conn:
-            # the database's default collation (MariaDB: case-insensitive)
+            # the database's default collation (MariaDB: case-insensitive); SQLite's
+            # case-insensitive one declared
+            nocase = " COLLATE NOCASE" if backend == "sqlite" else ""
             conn.exec_driver_sql(
-                "CREATE TABLE case_log (code VARCHAR(10) NOT NULL, label VARCHAR(4))"
+                f"CREATE TABLE case_log (code VARCHAR(10){nocase} NOT NULL, label VARCHAR(4))"
             )
             conn.exec_driver_sql("CREATE INDEX ix_case_log_code ON case_log (code)")
             table = sa.table("case_log", sa.column("code"), sa.column("label"))
@@ -86,8 +89,9 @@ def test_a_keyless_walk_returns_every_row_once(
 def test_a_sort_that_can_tie_is_compared_by_bytes_where_collations_fold(
     source: SQLAlchemySource,
 ) -> None:
-    """MariaDB's collation folds case: its keyless sort goes by bytes; the others'
-    comparisons are exact already and keep their indexes."""
+    """MariaDB's collation and SQLite's NOCASE fold case: a keyless sort goes by
+    bytes there; PostgreSQL's comparisons are exact already."""
     stmt, _ = source.build(Select(LOG, ("code",), (), (Order("code"), Order("label")), limit=5))
     sql = str(stmt.compile(dialect=source.engine.dialect)).upper()
     assert ("AS BINARY" in sql) == (source.dialect == "mysql")
+    assert ('COLLATE "BINARY"' in sql) == (source.dialect == "sqlite")
