@@ -46,7 +46,9 @@ def named_types(names: Iterable[str]) -> dict[str, type[_NamedType]]:
     """`ischema_names` entries for types a dialect leaves as NullType, so that
     reflection reports `XML` or `POINT` instead of nothing."""
     return {
-        name: type(f"{name.title()}Type", (_NamedType,), {"type_name": name.upper()})
+        name: type(
+            f"{name.title()}Type", (_NamedType,), {"type_name": name.upper(), "cache_ok": True}
+        )
         for name in names
     }
 
