@@ -29,7 +29,10 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 @dataclass(frozen=True)
 class ColumnInfo:
-    """A reflected column. `type` is the legacy type as the database names it."""
+    """A reflected column. `type` is the legacy type as the database names it
+    (`VARCHAR(40)`, `job_state`); `family` the kind of type it is, upper case and
+    without arguments (`VARCHAR`, `ENUM`, `NUMERIC` for a domain over numeric,
+    `XML`); empty when the source cannot tell (then `type` is all there is)."""
 
     name: str
     type: str
@@ -37,6 +40,8 @@ class ColumnInfo:
     python_type: str  # "str", "int", "decimal", "float", "bytes", "date", "datetime", ...
     length: int | None = None  # declared length for CHAR/VARCHAR
     fixed_length: bool = False  # CHAR(n): values may come space-padded
+    family: str = ""
+    labels: tuple[str, ...] = ()  # an ENUM's labels, in the type's own order
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,10 @@ class Schema:
                     "name": t.ref.name,
                     "kind": t.kind,
                     "columns": [
-                        {"name": c.name, "type": c.type, "nullable": c.nullable} for c in t.columns
+                        {"name": c.name, "type": c.type, "nullable": c.nullable}
+                        | ({"family": c.family} if c.family else {})
+                        | ({"labels": list(c.labels)} if c.labels else {})
+                        for c in t.columns
                     ],
                     "primary_key": list(t.primary_key),
                     "indexes": [
@@ -198,7 +206,8 @@ class Select:
     strictly after that row (the order is unique); with `skip > 0` the order is
     not unique (a keyless table with exact duplicate rows) and the page starts
     at the first row equal to `after`, skipping the `skip` such rows that were
-    already returned.
+    already returned. NULL sorts where the source's `capabilities.nulls_sort`
+    says (the database's own order, so that its indexes serve the sort).
     """
 
     table: TableRef
@@ -255,6 +264,9 @@ class Capabilities:
     read_only_enforced: bool = False
     like_escape: bool = True  # patterns may escape % and _ with a backslash
     unicode_case_fold: bool = True  # `like` folds every letter's case, not only ASCII
+    # Where NULL sorts, the database's own choice (its indexes follow it): "greatest"
+    # (after every value ascending, first descending) or "least" (the reverse).
+    nulls_sort: Literal["greatest", "least"] = "greatest"
     extra: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -13,7 +13,8 @@ Semantics, chosen to agree with SQL databases:
 - `like` and `like_rtrim` fold case (Unicode case folding); `prefix` compares
   exactly (the case-sensitive collation legacy keys use);
 - NULL sorts as the greatest value, after every other value ascending and
-  before them descending.
+  before them descending (or as the least, `nulls_sort="least"`, to stand
+  for a database that sorts them so, as SQLite and MariaDB do).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import functools
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from legacy_adapters.base import (
     Capabilities,
@@ -47,8 +48,13 @@ class MemorySource:
 
     dialect = "memory"
 
-    def __init__(self, tables: Mapping[TableInfo, Iterable[Sequence[Any]]]) -> None:
-        self.capabilities = Capabilities(read_only_enforced=True)
+    def __init__(
+        self,
+        tables: Mapping[TableInfo, Iterable[Sequence[Any]]],
+        nulls_sort: Literal["greatest", "least"] = "greatest",
+    ) -> None:
+        self.capabilities = Capabilities(read_only_enforced=True, nulls_sort=nulls_sort)
+        self._null_rank = 1 if nulls_sort == "greatest" else -1
         self._infos = {info.ref: info for info in tables}
         self._rows = {info.ref: [tuple(row) for row in rows] for info, rows in tables.items()}
         self._lock = threading.Lock()
@@ -77,9 +83,9 @@ class MemorySource:
         rows = self._matching(info, query.where)
         if query.order_by:
             order = [(_position(info, o.column), o.descending) for o in query.order_by]
-            rows.sort(key=functools.cmp_to_key(_comparator(info, order)))
+            rows.sort(key=functools.cmp_to_key(_comparator(info, order, self._null_rank)))
             if query.after is not None:
-                rows = _after(info, rows, order, query.after, query.skip)
+                rows = _after(info, rows, order, query.after, query.skip, self._null_rank)
         if query.limit is not None:
             rows = rows[: query.limit]
         return [tuple(row[p] for p in positions) for row in rows]
@@ -221,19 +227,21 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _compare_values(a: Any, b: Any) -> int:
-    """NULL is the greatest value."""
+def _compare_values(a: Any, b: Any, null_rank: int = 1) -> int:
+    """NULL is the greatest value (`null_rank` 1) or the least (-1)."""
     if a is None or b is None:
-        return (a is None) - (b is None)
+        return ((a is None) - (b is None)) * null_rank
     return (a > b) - (a < b)
 
 
-def _comparator(info: TableInfo, order: Sequence[tuple[int, bool]]) -> Callable[[Row, Row], int]:
+def _comparator(
+    info: TableInfo, order: Sequence[tuple[int, bool]], null_rank: int = 1
+) -> Callable[[Row, Row], int]:
     norms = [_normalizer(info, info.columns[p].name) for p, _ in order]
 
     def compare(a: Row, b: Row) -> int:
         for (pos, descending), norm in zip(order, norms, strict=True):
-            result = _compare_values(norm(a[pos]), norm(b[pos]))
+            result = _compare_values(norm(a[pos]), norm(b[pos]), null_rank)
             if result:
                 return -result if descending else result
         return 0
@@ -247,10 +255,11 @@ def _after(
     order: Sequence[tuple[int, bool]],
     after: Sequence[Any],
     skip: int,
+    null_rank: int = 1,
 ) -> list[Row]:
     """Keyset paging: the rows after `after` (strictly when `skip == 0`; else from
     the first row equal to it, skipping the first `skip` rows from there)."""
-    compare = _comparator(info, order)
+    compare = _comparator(info, order, null_rank)
     probe = [None] * len(info.columns)
     for (pos, _), value in zip(order, after, strict=True):
         probe[pos] = value

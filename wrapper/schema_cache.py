@@ -121,7 +121,9 @@ def _table(raw: dict[str, Any]) -> TableInfo:
     return TableInfo(
         ref=TableRef(**raw["ref"]),
         kind=raw["kind"],
-        columns=tuple(ColumnInfo(**c) for c in raw["columns"]),
+        columns=tuple(
+            ColumnInfo(**c | {"labels": tuple(c.get("labels", ()))}) for c in raw["columns"]
+        ),
         primary_key=tuple(raw["primary_key"]),
         indexes=tuple(
             IndexInfo(i["name"], tuple(i["columns"]), i["unique"]) for i in raw["indexes"]

@@ -88,11 +88,12 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (float, int),
     "decimal": (Decimal, int, float),
     "bytes": (bytes,),
-    # Zero dates (`0000-00-00`) come back as text; a MySQL TIME as a timedelta.
-    "date": (dt.date, str),
-    "datetime": (dt.datetime, str),
-    "time": (dt.time, dt.timedelta, str),
-    "bool": (bool, int),
+    # Zero dates (`0000-00-00`) come back as text; a MySQL TIME as a timedelta;
+    # SQLite returns what the application stored (`25/11/2026`, Unix seconds, 't').
+    "date": (dt.date, str, int, float),
+    "datetime": (dt.datetime, str, int, float),
+    "time": (dt.time, dt.timedelta, str, int, float),
+    "bool": (bool, int, str),
 }
 
 
@@ -311,7 +312,10 @@ def _layout(
     if with_order:
         order = [Order(resource.by_name[name].column, desc) for name, desc in sort]
         seen = {o.column for o in order}
-        order += [Order(c) for c in resource.tiebreak if c not in seen]
+        # The tiebreak runs the way the last sort does: an index on (sort, key)
+        # read backwards serves `sort=-due_date` without a sort step.
+        backwards = bool(order) and order[-1].descending
+        order += [Order(c, backwards) for c in resource.tiebreak if c not in seen]
     order_positions = tuple(cols.add(o.column) for o in order)
     for rel_name in expand:  # the local columns that embedding joins on
         rel = resource.relation(rel_name)

@@ -45,6 +45,10 @@ Fields:
 - `read_only_attribute`: the driver enforces `SQL_ATTR_ACCESS_MODE`.
 - `timeout_states`, `lost_states`: vendor SQLSTATEs beyond the standard ones.
 - `alias_as`: derived tables are aliased `AS name` (Oracle wants no AS).
+- `nulls`: where the DBMS sorts NULL, which its indexes follow: `greatest`
+  (PostgreSQL), `least` (SQLite, MariaDB, MySQL) or `explicit` (not known: a
+  leading `IS NULL` term in every ORDER BY puts NULL last, so no index serves a
+  sort on a nullable column).
 - `ping_sql`: the cheapest statement that needs the server.
 - `tested`: the profile has been run against a real driver by the test suite;
   the others follow the vendor's documentation.
@@ -60,6 +64,10 @@ from typing import Any, Literal, get_args
 Paging = Literal["limit_offset", "fetch_first", "top", "rownum", "row_number"]
 PAGING_FORMS: frozenset[str] = frozenset(get_args(Paging))
 Estimate = Literal["postgresql", "mysql"]
+# Where the DBMS sorts NULL (its indexes follow it): "greatest", "least", or
+# "explicit" (not known: every ORDER BY says so with a leading IS NULL term).
+Nulls = Literal["greatest", "least", "explicit"]
+NULL_ORDERS: frozenset[str] = frozenset(get_args(Nulls))
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class DbmsProfile:
     lost_states: frozenset[str] = frozenset()
     ping_sql: str = "SELECT 1"
     alias_as: bool = True
+    nulls: Nulls = "explicit"
     tested: bool = False
 
 
@@ -104,6 +113,7 @@ PROFILES: dict[str, DbmsProfile] = {
             # LIKE 'prefix%' compares case-sensitively, as `=` does (the `prefix` operator).
             session_sql=("PRAGMA case_sensitive_like=ON", "PRAGMA cache_size=-16000"),
             read_only_sql=("PRAGMA query_only=ON",),
+            nulls="least",
             tested=True,
         ),
         DbmsProfile(
@@ -115,6 +125,7 @@ PROFILES: dict[str, DbmsProfile] = {
             read_only_sql=("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",),
             timeout_sql="SET statement_timeout = {ms}",
             default_schema_sql="SELECT current_schema()",
+            nulls="greatest",
             tested=True,
         ),
         DbmsProfile(
@@ -131,6 +142,7 @@ PROFILES: dict[str, DbmsProfile] = {
             # Connector/ODBC reports a statement killed by max_statement_time or by
             # a cancel (server errors 1969, 1317) as HY018.
             timeout_states=frozenset({"HY018"}),
+            nulls="least",
             tested=True,
         ),
         DbmsProfile(
@@ -145,6 +157,7 @@ PROFILES: dict[str, DbmsProfile] = {
             timeout_sql="SET SESSION max_execution_time = {ms}",
             schemas_are_catalogs=True,
             timeout_states=frozenset({"HY018"}),
+            nulls="least",
         ),
         DbmsProfile(
             "mssql",
@@ -236,6 +249,9 @@ def resolve(dbms_name: str, override: str | Mapping[str, Any] | DbmsProfile | No
     for key, value in fields.items():
         if key not in known or key in ("name", "dbms_names"):
             raise ProfileError(f"unknown ODBC profile setting {key!r}")
+        if key == "nulls" and value not in NULL_ORDERS:
+            orders = ", ".join(sorted(NULL_ORDERS))
+            raise ProfileError(f"profile nulls {value!r} is not one of {orders}")
         if key == "paging" and value not in PAGING_FORMS:
             forms = ", ".join(sorted(PAGING_FORMS))
             raise ProfileError(f"profile paging {value!r} is not one of {forms}")

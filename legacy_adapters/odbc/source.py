@@ -144,6 +144,7 @@ class OdbcSource:
                 and (profile.read_only_attribute or bool(profile.read_only_sql)),
                 like_escape=self._like_escape(info),
                 unicode_case_fold=profile.unicode_lower,
+                nulls_sort="least" if profile.nulls == "least" else "greatest",
             )
         return self._capabilities
 
@@ -447,7 +448,9 @@ class OdbcSource:
 
         def build() -> Plan:
             try:
-                stmt = build_statement(table, query, self._table, paginator(self.profile))
+                stmt = build_statement(
+                    table, query, self._table, paginator(self.profile), nulls=self.profile.nulls
+                )
             except KeyError as err:
                 raise SchemaMismatch(f"column {err} is not in {query.table}") from None
             return compile_plan(stmt, dialect, values)

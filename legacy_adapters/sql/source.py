@@ -33,7 +33,7 @@ from legacy_adapters.base import (
 from legacy_adapters.sql import timeouts as sql_timeouts
 from legacy_adapters.sql.backends import backend_for
 from legacy_adapters.sql.errors import describe_failure, where
-from legacy_adapters.sql.reflection import table_info
+from legacy_adapters.sql.reflection import named_types, table_info
 from legacy_adapters.sql.statements import StatementCache, build_statement, statement_values
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class SQLAlchemySource:
         self.bounds = sql_timeouts.Bounds.for_statement_timeout(statement_timeout)
         self.engine = self._make_engine(pool_size, pool_timeout)
         self._tables: dict[TableRef, sa.Table] = {}
-        self._statements = StatementCache()
+        self._statements = StatementCache(nulls=self.backend.nulls, exact=self.backend.exact)
         self._metadata = sa.MetaData()
         self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
         self._file_identity = _identity(self._file) if self._file else None
@@ -84,6 +84,11 @@ class SQLAlchemySource:
             settings.url, connect_args=settings.connect_args, **settings.options
         )
         sql_timeouts.install(engine, self.url.get_driver_name(), self.bounds)
+        if self.backend.unknown_types:
+            engine.dialect.ischema_names = {  # type: ignore[attr-defined]
+                **named_types(self.backend.unknown_types),
+                **engine.dialect.ischema_names,  # type: ignore[attr-defined]
+            }
         self.backend.install(
             engine, read_only=self.read_only, statement_timeout=self.statement_timeout
         )
@@ -178,16 +183,18 @@ class SQLAlchemySource:
         reflected: dict[TableRef, sa.Table] = {}
         inspector = sa.inspect(conn)
         for schema, names in wanted.items():
-            views = set(inspector.get_view_names(schema=schema))
+            views = set(inspector.get_view_names(schema=schema)) | _materialized(inspector, schema)
+            # Partitions are read through their parent: listed once, as the parent.
+            tables = set(inspector.get_table_names(schema=schema))
+            tables -= self.backend.hidden_tables(conn, schema)
             if only_present:
                 # Missing tables are left out; the mapping check names them.
-                present = set(inspector.get_table_names(schema=schema)) | views
-                names = [n for n in names if n in present]
+                names = [n for n in names if n in tables | views]
                 if not names:
                     continue
-            own = set(names) if names else set(inspector.get_table_names(schema=schema)) | views
+            own = set(names) if names else tables | views
             metadata = sa.MetaData()
-            metadata.reflect(conn, schema=schema, only=names or None, views=True)
+            metadata.reflect(conn, schema=schema, only=sorted(own), views=True)
             for table in metadata.tables.values():
                 # Foreign keys bring in the tables they refer to, from any schema:
                 # only the tables asked for are listed (no phantom tables).
@@ -195,7 +202,9 @@ class SQLAlchemySource:
                     continue
                 ref = TableRef(str(table.name), schema)
                 reflected[ref] = table
-                infos.append(table_info(ref, table, "view" if table.name in views else "table"))
+                kind = "view" if table.name in views else "table"
+                self.backend.prepare(table)
+                infos.append(table_info(ref, table, kind, self.engine.dialect))
         self._tables.update(reflected)
         infos.sort(key=lambda t: (t.ref.schema or "", t.ref.name))
         return infos
@@ -249,6 +258,14 @@ class SQLAlchemySource:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _materialized(inspector: Any, schema: str | None) -> set[str]:
+    """Materialized views (PostgreSQL's are not among `get_view_names`)."""
+    try:
+        return set(inspector.get_materialized_view_names(schema=schema))
+    except NotImplementedError:
+        return set()
 
 
 def _sqlite_file(url: URL) -> str | None:

@@ -18,7 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from legacy_adapters.base import Condition, Predicate, Related, Select, TableRef, UnsupportedQuery
-from legacy_adapters.sql.keyset import keyset_condition, order_clauses
+from legacy_adapters.sql.keyset import (
+    Exact,
+    NullOrder,
+    keyset_condition,
+    order_clauses,
+    orderable,
+    same,
+    settled,
+    unique_order,
+)
 
 Resolve = Callable[[TableRef], sa.Table]  # reflected tables by reference
 # How a statement is limited to a page: (statement, its ORDER BY clauses, the
@@ -29,6 +38,7 @@ Paginate = Callable[
 ]
 _SINGLE = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "prefix", "like", "like_rtrim"})
 _LIST = frozenset({"in", "not_in"})
+_EQUALITY = frozenset({"eq", "ne", "in", "not_in"})
 
 
 class _Binder:
@@ -70,6 +80,8 @@ def _condition(
             raise UnsupportedQuery(f"operator {cond.op!r} on a column tuple")
         return sa.tuple_(*(table.c[name] for name in cond.column)).in_(bind(expanding=True))
     col = table.c[cond.column]
+    if cond.op in _EQUALITY and hasattr(col.type, "filter_form"):
+        col = col.type.filter_form(col)  # e.g. SQLite booleans stored as 't'/'f'
     match cond.op:
         case "eq":
             return col == bind()
@@ -123,16 +135,35 @@ def limit_offset(
 
 
 def build_statement(
-    table: sa.Table, query: Select, resolve: Resolve, paginate: Paginate = limit_offset
+    table: sa.Table,
+    query: Select,
+    resolve: Resolve,
+    paginate: Paginate = limit_offset,
+    nulls: NullOrder = "explicit",
+    exact: Exact = same,
 ) -> sa.Select:
-    """The statement for `query`'s shape, every value a parameter."""
+    """The statement for `query`'s shape, every value a parameter; NULLs sorted
+    where `nulls` says the database puts them, and a sort that is not unique
+    compared `exact`ly (see `keyset`)."""
     bind = _Binder()
     stmt = sa.select(*(table.c[name] for name in query.columns))
     stmt = stmt.where(*where_clauses(table, query.where, bind, resolve))
+    for o in query.order_by:
+        if not orderable(table.c[o.column].type):
+            raise UnsupportedQuery(f"{o.column} cannot be sorted on: its type has no order")
+    if query.order_by and unique_order(table, query.order_by):
+        exact = same  # no ties: the database's own comparison, which its indexes follow
     if query.after is not None:
         after = [None if v is None else bind() for v in query.after]
-        stmt = stmt.where(keyset_condition(table, query.order_by, after, strict=query.skip == 0))
-    order = order_clauses(table, query.order_by)
+        strict = query.skip == 0
+        condition = keyset_condition(
+            table, query.order_by, after, strict=strict, nulls=nulls, exact=exact
+        )
+        stmt = stmt.where(condition)
+    order_by = query.order_by
+    if query.after is not None:
+        order_by = order_by[settled(order_by, query.after, nulls) :]
+    order = order_clauses(table, order_by, nulls, exact)
     stmt = stmt.order_by(*order)
     limit = bind() if query.limit is not None else None
     offset = bind() if query.skip else None
@@ -194,8 +225,12 @@ def shape(query: Select) -> Hashable:
 class StatementCache:
     """A bounded, thread-safe LRU of statements by query shape."""
 
-    def __init__(self, maxsize: int = 1024) -> None:
+    def __init__(
+        self, maxsize: int = 1024, nulls: NullOrder = "explicit", exact: Exact = same
+    ) -> None:
         self.maxsize = maxsize
+        self.nulls = nulls
+        self.exact = exact
         self._items: OrderedDict[Hashable, sa.Select] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -206,7 +241,7 @@ class StatementCache:
             if stmt is not None:
                 self._items.move_to_end(key)
                 return stmt
-        stmt = build_statement(table, query, resolve)
+        stmt = build_statement(table, query, resolve, nulls=self.nulls, exact=self.exact)
         with self._lock:
             self._items[key] = stmt
             if len(self._items) > self.maxsize:

@@ -172,16 +172,16 @@ def test_values_the_converter_cannot_take_are_refused_naming_the_parameter(
 SORTS = [
     # (resource, query string, order_by, columns, whether the order is unique)
     ("items", "", (Order("ID"),), None, True),
-    ("items", "sort=-due", (Order("DUE", True), Order("ID")), None, True),
-    ("items", "sort=name,-qty", (Order("NAME"), Order("QTY", True), Order("ID")), None, True),
+    ("items", "sort=-due", (Order("DUE", True), Order("ID", True)), None, True),
+    ("items", "sort=name,-qty", (Order("NAME"), Order("QTY", True), Order("ID", True)), None, True),
     ("items", "sort=-id,due", (Order("ID", True), Order("DUE")), None, True),
-    ("items", "fields=name&sort=-due", (Order("DUE", True), Order("ID")), ("NAME", "DUE", "ID"), True),
+    ("items", "fields=name&sort=-due", (Order("DUE", True), Order("ID", True)), ("NAME", "DUE", "ID"), True),
     ("items", "fields=qty,id", (Order("ID"),), ("QTY", "ID"), True),
     ("items", "fields=qty&expand=owner", (Order("ID"),), ("QTY", "ID", "OWNER_ID"), True),
     ("parts", "", (Order("ITEM_ID"), Order("LINE")), ("ITEM_ID", "LINE", "AMOUNT"), True),
-    ("parts", "sort=-line", (Order("LINE", True), Order("ITEM_ID")), None, True),
+    ("parts", "sort=-line", (Order("LINE", True), Order("ITEM_ID", True)), None, True),
     ("dups", "", (Order("A"), Order("B")), ("A", "B"), False),
-    ("dups", "sort=-a&fields=b", (Order("A", True), Order("B")), ("B", "A"), False),
+    ("dups", "sort=-a&fields=b", (Order("A", True), Order("B", True)), ("B", "A"), False),
 ]  # fmt: skip
 
 
@@ -222,10 +222,10 @@ def legacy_key(column: str) -> Callable[[Row], Any]:
 @pytest.mark.parametrize(
     ("args", "order"),
     [
-        ("sort=-due", [("DUE", True), ("ID", False)]),
+        ("sort=-due", [("DUE", True), ("ID", True)]),
         ("sort=qty", [("QTY", False), ("ID", False)]),
-        ("sort=-qty", [("QTY", True), ("ID", False)]),
-        ("sort=name,-due", [("NAME", False), ("DUE", True), ("ID", False)]),
+        ("sort=-qty", [("QTY", True), ("ID", True)]),
+        ("sort=name,-due", [("NAME", False), ("DUE", True), ("ID", True)]),
     ],
 )
 def test_pages_follow_the_order_without_skipping_or_repeating(

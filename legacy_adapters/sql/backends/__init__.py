@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from legacy_adapters.base import Capabilities
 from legacy_adapters.sql import timeouts
+from legacy_adapters.sql.keyset import NullOrder
 
 
 @dataclass
@@ -36,10 +38,17 @@ class Backend:
     name = "generic"
     count_estimate = False
     schemas = True
+    # Where NULL sorts (`keyset`): unknown here, so made explicit in every ORDER BY.
+    nulls: NullOrder = "explicit"
+    # Type names the dialect reflects as NullType: reported under their own name.
+    unknown_types: tuple[str, ...] = ()
 
     def capabilities(self, read_only: bool) -> Capabilities:
         return Capabilities(
-            count_estimate=self.count_estimate, schemas=self.schemas, read_only_enforced=read_only
+            count_estimate=self.count_estimate,
+            schemas=self.schemas,
+            read_only_enforced=read_only,
+            nulls_sort="least" if self.nulls == "least" else "greatest",
         )
 
     def settings(
@@ -60,6 +69,18 @@ class Backend:
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         """Session settings every new connection gets (read-only, statement timeout)."""
+
+    def exact(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """`col` as the database compares it exactly (no two values a client can tell
+        apart compare equal): used to sort and page where the sort is not unique."""
+        return col
+
+    def prepare(self, table: sa.Table) -> None:
+        """Adjust a reflected table before it is described and read."""
+
+    def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
+        """Tables read through another one (PostgreSQL partitions): never listed."""
+        return set()
 
     def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
         """The server ended the statement at its statement timeout."""

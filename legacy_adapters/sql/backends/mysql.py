@@ -3,8 +3,10 @@ time limit, failures told apart by error number, counts estimated by EXPLAIN."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
@@ -18,7 +20,20 @@ _UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1049, 1044, 1045
 
 class MySQL(Backend):
     name = "mysql"
+    nulls = "least"  # the database's own NULL order, which its indexes follow
     count_estimate = True
+    unknown_types = (
+        "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+        "multipolygon", "geometrycollection",
+    )  # fmt: skip
+
+    def exact(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Text by its bytes: the default collations fold case and accents and ignore
+        trailing spaces (`abc` = `ABC`), which a keyless table's duplicate count
+        cannot follow. Parameters keep the column's own type."""
+        if isinstance(col.type, sa.String | sa.Enum):
+            return sa.type_coerce(sa.cast(col, sa.LargeBinary), col.type)
+        return col
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         @event.listens_for(engine, "connect")
@@ -38,6 +53,11 @@ class MySQL(Backend):
                     )
             cursor.close()
 
+    def prepare(self, table: sa.Table) -> None:
+        for col in table.columns:
+            if isinstance(col.type, sa.Time):
+                col.type = Duration(col.type)
+
     def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
         return _errno(err) in _STATEMENT_TIMEOUTS
 
@@ -56,6 +76,31 @@ class MySQL(Backend):
     def estimate(self, conn: Connection, sql: str, params: Any) -> int | None:
         rows = conn.exec_driver_sql(f"EXPLAIN {sql}", params).mappings().all()
         return int(max((r.get("rows") or 0) for r in rows)) if rows else 0
+
+
+class Duration(sa.types.TypeDecorator):  # type: ignore[type-arg]
+    """A MySQL/MariaDB TIME as the driver returns it: a timedelta from -838:59:59
+    to 838:59:59. (SQLAlchemy's TIME turns 26:00:00 into the time of day 02:00:00.)"""
+
+    impl = sa.types.Interval
+    cache_ok = True
+
+    def __init__(self, declared: sa.types.TypeEngine[Any]) -> None:
+        super().__init__()
+        self.declared = declared
+
+    def load_dialect_impl(self, dialect: Any) -> sa.types.TypeEngine[Any]:
+        return self.declared.dialect_impl(dialect)
+
+    def bind_processor(self, dialect: Any) -> Any:
+        return None  # PyMySQL writes a time or a timedelta itself
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        return None
+
+    @property
+    def python_type(self) -> type:
+        return dt.timedelta
 
 
 def _errno(err: exc.DBAPIError) -> int | None:

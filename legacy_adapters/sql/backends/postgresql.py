@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exc
-from sqlalchemy.engine import URL, Connection
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine
 
 from legacy_adapters.sql import timeouts
 from legacy_adapters.sql.backends import Backend, EngineSettings
@@ -17,9 +18,32 @@ _QUERY_CANCELED = "57014"  # statement_timeout
 _UNAVAILABLE_PREFIXES = ("08", "57P", "53", "58")
 
 
+_PARTITIONS = sa.text(
+    """SELECT child.relname FROM pg_inherits i
+    JOIN pg_class child ON child.oid = i.inhrelid
+    JOIN pg_class parent ON parent.oid = i.inhparent
+    JOIN pg_namespace n ON n.oid = child.relnamespace
+    WHERE parent.relkind = 'p' AND n.nspname = COALESCE(:schema, current_schema())"""
+)
+
+
 class PostgreSQL(Backend):
     name = "postgresql"
+    nulls = "greatest"  # the database's own NULL order, which its indexes follow
     count_estimate = True
+    unknown_types = (
+        "xml", "point", "line", "lseg", "box", "path", "polygon", "circle",
+        "geometry", "geography", "tsquery", "txid_snapshot", "pg_lsn",
+    )  # fmt: skip
+
+    def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            lenient_temporal_loaders(dbapi_conn)
+
+    def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
+        """Partitions of a partitioned table: its rows are read through the parent."""
+        return set(conn.execute(_PARTITIONS, {"schema": schema}).scalars())
 
     def settings(
         self,
@@ -68,6 +92,40 @@ class PostgreSQL(Backend):
     def estimate(self, conn: Connection, sql: str, params: Any) -> int | None:
         plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", params).scalar_one()
         return int(plan[0]["Plan"]["Plan Rows"])
+
+
+_TEMPORAL = ("date", "time", "timetz", "timestamp", "timestamptz", "interval")
+
+
+def lenient_temporal_loaders(dbapi_conn: Any) -> None:
+    """Dates and times Python cannot hold (`infinity`, `-infinity`, BC dates,
+    `24:00:00`, intervals beyond 999,999,999 days) come back as PostgreSQL's text
+    instead of failing the whole result: the facade renders or names them."""
+    import psycopg
+    from psycopg.adapt import Loader
+
+    for name in _TEMPORAL:
+        info = psycopg.adapters.types.get(name)
+        if info is None:
+            continue
+        base = dbapi_conn.adapters.get_loader(info.oid, psycopg.pq.Format.TEXT)
+        if base is None:
+            continue
+
+        class Lenient(Loader):
+            _base_class = base
+
+            def __init__(self, oid: int, context: Any = None) -> None:
+                super().__init__(oid, context)
+                self._base = self._base_class(oid, context)
+
+            def load(self, data: Any) -> Any:
+                try:
+                    return self._base.load(data)
+                except (psycopg.DataError, ValueError, OverflowError):
+                    return bytes(data).decode()
+
+        dbapi_conn.adapters.register_loader(info.oid, Lenient)
 
 
 def _sqlstate(err: exc.DBAPIError) -> str | None:

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Engine
 
@@ -19,6 +20,7 @@ _UNAVAILABLE = {5, 6, 10, 14, 26}  # BUSY, LOCKED, IOERR, CANTOPEN, NOTADB
 
 class SQLite(Backend):
     name = "sqlite"
+    nulls = "least"  # the database's own NULL order, which its indexes follow
     schemas = False
 
     def settings(
@@ -70,11 +72,101 @@ class SQLite(Backend):
                 if deadline is not None:
                     deadline[0] = time.monotonic() + statement_timeout
 
+    def exact(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Text by its bytes: a column declared COLLATE NOCASE or RTRIM takes `abc`
+        and `ABC ` as equal, which a keyless table's duplicate count cannot follow."""
+        if isinstance(col.type, sa.String):
+            return col.collate("BINARY")
+        return col
+
+    def prepare(self, table: sa.Table) -> None:
+        for col in table.columns:
+            if isinstance(col.type, _AS_STORED):
+                col.type = AsStored(col.type)
+
     def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
         return _code(err) == _INTERRUPT
 
     def is_unavailable(self, err: exc.DBAPIError) -> bool:
         return err.connection_invalidated or _code(err) in _UNAVAILABLE
+
+
+class AsStored(sa.types.TypeDecorator):  # type: ignore[type-arg]
+    """A SQLite DATE, DATETIME, TIME or BOOLEAN column, read as stored where it does
+    not hold what its type says.
+
+    SQLite keeps whatever the application wrote (`25/11/2026`, `20261125`, Unix
+    seconds, `'t'`/`'f'`): SQLAlchemy's own parsing fails the page on such a value
+    or turns `'f'` into True. ISO text and 0/1 still come back as dates and
+    booleans; anything else comes back untouched for the facade's converters to
+    render (or name as unrenderable). Python dates and booleans are written as
+    SQLAlchemy writes them, anything else (a value from a cursor) as is."""
+
+    impl = sa.types.NullType
+    cache_ok = True
+
+    def __init__(self, declared: sa.types.TypeEngine[Any]) -> None:
+        super().__init__()
+        self.declared = declared
+
+    def load_dialect_impl(self, dialect: Any) -> sa.types.TypeEngine[Any]:
+        return self.declared.dialect_impl(dialect)
+
+    def bind_processor(self, dialect: Any) -> Any:
+        declared = self.declared.dialect_impl(dialect)
+        process = declared.bind_processor(dialect)
+        python_type = self.declared.python_type
+        if process is None:
+            return None
+
+        def bind(value: Any) -> Any:
+            return process(value) if isinstance(value, python_type) else value
+
+        return bind
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if isinstance(self.declared, sa.Boolean):
+            return _flag
+        process = self.declared.dialect_impl(dialect).result_processor(dialect, coltype)
+        if process is None:
+            return None
+
+        def load(value: Any) -> Any:
+            try:
+                return process(value)
+            except (ValueError, TypeError, OverflowError):
+                return value
+
+        return load
+
+    def filter_form(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """What `=`, `<>` and `IN` compare: a BOOLEAN as 1/0 whichever way it was
+        stored (1, '1', 't', 'true', 'y', 'yes'; 0, 'f', ...), so that `flag=true`
+        finds the rows the facade shows as true. Other types: as stored."""
+        if not isinstance(self.declared, sa.Boolean):
+            return col
+        text = sa.func.lower(sa.func.trim(sa.cast(col, sa.Text)))
+        as_flag = sa.case(
+            (text.in_([sa.literal_column(f"'{t}'") for t in _TRUE]), sa.literal_column("1")),
+            (text.in_([sa.literal_column(f"'{f}'") for f in _FALSE]), sa.literal_column("0")),
+            else_=sa.null(),
+        )
+        return sa.type_coerce(as_flag, sa.Integer)
+
+    @property
+    def python_type(self) -> type:
+        return self.declared.python_type
+
+
+def _flag(value: Any) -> Any:
+    """0 and 1 as booleans; any other stored value as it is."""
+    return bool(value) if isinstance(value, int) and value in (0, 1) else value
+
+
+_AS_STORED = (sa.Date, sa.DateTime, sa.Time, sa.Boolean)
+# Constants (not parameters): the spellings of a stored boolean.
+_TRUE = ("1", "t", "true", "y", "yes")
+_FALSE = ("0", "f", "false", "n", "no")
 
 
 def _code(err: exc.DBAPIError) -> int | None:

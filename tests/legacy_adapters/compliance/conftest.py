@@ -68,6 +68,7 @@ def source(
 
 
 @pytest.fixture(scope="session")
-def reference() -> MemorySource:
-    """The definition every adapter is compared with."""
-    return MemorySource(dataset.table_infos())
+def reference(source: Source) -> MemorySource:
+    """The definition every adapter is compared with (NULLs sorted where the
+    adapter's database sorts them)."""
+    return MemorySource(dataset.table_infos(), nulls_sort=source.capabilities.nulls_sort)

@@ -192,12 +192,14 @@ def test_related_nests_and_combines(source: Source) -> None:
     assert (count, exact) == (len(want), True)
 
 
-def _sort_key(row: Row, order: list[tuple[str, bool]]) -> tuple:
-    """NULL is the greatest value; descending reverses each column."""
+def _sort_key(row: Row, order: list[tuple[str, bool]], nulls: str = "greatest") -> tuple:
+    """NULL is the greatest value (or the least, as the source declares);
+    descending reverses each column."""
+    null_rank = 1 if nulls == "greatest" else -1
     key = []
     for name, descending in order:
         value = col(name)(row)
-        rank = (1, 0) if value is None else (0, value)
+        rank = (null_rank, 0) if value is None else (0, value)
         if descending:
             rank = _Reversed(rank)
         key.append(rank)
@@ -242,7 +244,8 @@ def test_keyset_pages_walk_the_whole_order(source: Source, order: list, page: in
         if len(rows) < page:
             break
         after = tuple(rows[-1][1 + p] for p in positions)
-    want = [r[0] for r in sorted(dataset.items(), key=lambda r: _sort_key(r, order))]
+    nulls = source.capabilities.nulls_sort
+    want = [r[0] for r in sorted(dataset.items(), key=lambda r: _sort_key(r, order, nulls))]
     assert walked == want
 
 

@@ -64,6 +64,17 @@ def test_configuration_names_or_overrides_a_profile() -> None:
     )
     assert resolve("Whatever", {"base": "oracle"}).paging == "rownum"
     assert resolve("Whatever", None) is GENERIC
+    assert resolve("Whatever", {"nulls": "greatest"}).nulls == "greatest"
+
+
+def test_the_tested_profiles_keep_their_databases_null_order() -> None:
+    """So that an index serves a sort on a nullable column (see keyset)."""
+    assert {n: p.nulls for n, p in PROFILES.items() if p.tested} == {
+        "sqlite": "least",
+        "postgresql": "greatest",
+        "mariadb": "least",
+    }
+    assert GENERIC.nulls == "explicit"
 
 
 @pytest.mark.parametrize(
@@ -72,6 +83,7 @@ def test_configuration_names_or_overrides_a_profile() -> None:
         ("nosuch", "unknown ODBC profile 'nosuch'"),
         ({"pagination": "top"}, "unknown ODBC profile setting 'pagination'"),
         ({"paging": "skip_first"}, "profile paging 'skip_first' is not one of"),
+        ({"nulls": "last"}, "profile nulls 'last' is not one of"),
     ],
 )
 def test_a_wrong_override_names_what_is_wrong(override: object, message: str) -> None:

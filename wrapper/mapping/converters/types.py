@@ -306,9 +306,14 @@ def reflected_type(type_text: str) -> ReflectedType:
     return ReflectedType(text.strip() or "NULL", unsigned, array_of)
 
 
+def family_of(column: ColumnInfo) -> str:
+    """The column's type family: as the source reports it, else read from its type name."""
+    return column.family or reflected_type(column.type).family
+
+
 def column_type(column: ColumnInfo, dialect: str = "generic") -> TypeEntry:
     """The type table's row for a reflected column."""
-    family = reflected_type(column.type).family
+    family = family_of(column)
     entry = _BACKENDS.get(backend(dialect), {}).get(family) or _COMMON.get(family)
     if entry is None:
         entry = _BY_PYTHON.get(column.python_type, _AS_TEXT)
@@ -334,11 +339,12 @@ def integer_range(column: ColumnInfo, dialect: str) -> tuple[int, int]:
     value outside it is refused (400) instead of failing in the database."""
     kind = backend(dialect)
     parsed = reflected_type(column.type)
-    if kind == "sqlite" or (column.python_type != "int" and parsed.family not in _INT_BITS):
+    family = family_of(column)
+    if kind == "sqlite" or (column.python_type != "int" and family not in _INT_BITS):
         return -(2**63), 2**63 - 1
-    if parsed.family == "YEAR":
+    if family == "YEAR":
         return 0, 2155
-    bits = _INT_BITS.get(parsed.family, 64)
+    bits = _INT_BITS.get(family, 64)
     if parsed.unsigned:
         return 0, 2**bits - 1
     if kind == "mysql":
