@@ -43,6 +43,7 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
               cost: {column: COST, scope: jobs:cost}   # hidden without that scope
             relations:
               order: {resource: orders, on: {order_id: order_id}, many: false}
+            events: {capture: watermark, column: UPD_TS, overlap: 5s}  # see config/capture.py
     auth: {...}                        # see config/auth.py
 
 One module per section: `sources`, `mapping` (paging and versions),
@@ -59,6 +60,7 @@ from pathlib import Path
 import yaml
 
 from wrapper.config.auth import AuthConfig, parse_auth
+from wrapper.config.capture import CaptureConfig
 from wrapper.config.located import Located, Problems, load_yaml, unknown_keys
 from wrapper.config.mapping import (
     OPERATIONS,
@@ -89,6 +91,7 @@ __all__ = [
     "SCOPE",
     "AuthConfig",
     "CacheConfig",
+    "CaptureConfig",
     "Config",
     "ConfigError",
     "CorsConfig",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from legacy_adapters.sql.backends import Backend
+from legacy_adapters.sql.backends import Backend, row_text
 
 _STATEMENT_TIMEOUTS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 # client: cannot connect, server gone, lost during query, too many connections,
@@ -19,6 +20,12 @@ _UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1049, 1044, 1045
 class MySQL(Backend):
     name = "mysql"
     count_estimate = True
+    checksums = True
+
+    def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
+        """The first 60 bits of the MD5 of the row's text (SUM() of them is a DECIMAL)."""
+        digest = sa.func.substring(sa.func.md5(row_text(columns)), 1, 15)
+        return sa.cast(sa.func.conv(digest, 16, 10), sa.BigInteger)
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         @event.listens_for(engine, "connect")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import exc
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.engine import URL, Connection
 
 from legacy_adapters.sql import timeouts
-from legacy_adapters.sql.backends import Backend, EngineSettings
+from legacy_adapters.sql.backends import Backend, EngineSettings, row_text
 
 _QUERY_CANCELED = "57014"  # statement_timeout
 # connection exceptions (08...), shutdowns (57P01-03), too many connections,
@@ -20,6 +22,12 @@ _UNAVAILABLE_PREFIXES = ("08", "57P", "53", "58")
 class PostgreSQL(Backend):
     name = "postgresql"
     count_estimate = True
+    checksums = True
+
+    def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
+        """The first 60 bits of the MD5 of the row's text (sum() of bigint is numeric)."""
+        digest = sa.func.substr(sa.func.md5(row_text(columns)), 1, 15, type_=sa.Text)
+        return sa.cast(sa.cast(sa.literal_column("'x'", sa.Text).concat(digest), BIT(60)), sa.BigInteger)
 
     def settings(
         self,
