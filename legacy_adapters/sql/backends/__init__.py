@@ -100,8 +100,7 @@ def row_text(columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[str]:
     """The columns as one text, a NULL told apart from every value: each column
     is `v<value as text>` or empty, joined by the unit separator (0x1F)."""
     parts = [
-        sa.func.coalesce(_text("'v'").concat(sa.cast(c, sa.Text)), _text("''"))
-        for c in columns
+        sa.func.coalesce(_text("'v'").concat(sa.cast(c, sa.Text)), _text("''")) for c in columns
     ]
     return sa.func.concat_ws(_text("'\x1f'"), *parts, type_=sa.Text)
 

@@ -27,7 +27,8 @@ class PostgreSQL(Backend):
     def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
         """The first 60 bits of the MD5 of the row's text (sum() of bigint is numeric)."""
         digest = sa.func.substr(sa.func.md5(row_text(columns)), 1, 15, type_=sa.Text)
-        return sa.cast(sa.cast(sa.literal_column("'x'", sa.Text).concat(digest), BIT(60)), sa.BigInteger)
+        bits = sa.cast(sa.literal_column("'x'", sa.Text).concat(digest), BIT(60))
+        return sa.cast(bits, sa.BigInteger)
 
     def settings(
         self,
