@@ -441,6 +441,10 @@ def _register_auth_commands() -> None:
     from wrapper.cursor_keys import cursor_keys
 
     main.add_command(cursor_keys)
+    from wrapper.events.commands import events, worker
+
+    main.add_command(worker)
+    main.add_command(events)
 
 
 _register_auth_commands()

@@ -45,6 +45,7 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
               order: {resource: orders, on: {order_id: order_id}, many: false}
             events: {capture: watermark, column: UPD_TS, overlap: 5s}  # see config/capture.py
     auth: {...}                        # see config/auth.py
+    webhooks: {allow: [127.0.0.0/8]}   # event delivery by the worker; see config/webhooks.py
 
 One module per section: `sources`, `mapping` (paging and versions),
 `protection` (limits and cache), `web` (public_url and cors), `state`, `auth`;
@@ -85,6 +86,7 @@ from wrapper.config.protection import (
 from wrapper.config.sources import SourceConfig, parse_sources
 from wrapper.config.state import StateConfig, parse_state
 from wrapper.config.web import CorsConfig, parse_cors, parse_public_url
+from wrapper.config.webhooks import WebhooksConfig, parse_webhooks
 
 __all__ = [
     "OPERATIONS",
@@ -106,6 +108,7 @@ __all__ = [
     "StateConfig",
     "ThroughRuleConfig",
     "VersionConfig",
+    "WebhooksConfig",
     "load_config",
     "parse_config",
 ]
@@ -132,6 +135,7 @@ class Config:
     state: StateConfig = field(default_factory=lambda: StateConfig("sqlite://"))
     public_url: str | None = None  # None: relative links
     cors: CorsConfig = field(default_factory=CorsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def version_public_url(self, version: str) -> str | None:
         found = next((v for v in self.versions if v.name == version), None)
@@ -153,7 +157,7 @@ def load_config(path: str | Path) -> Config:
 
 _SECTIONS = (
     "source", "sources", "paging", "limits", "cache", "versions", "auth", "state",
-    "public_url", "cors",
+    "public_url", "cors", "webhooks",
 )  # fmt: skip
 
 
@@ -188,6 +192,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
             state = StateConfig(auth.state)
     public_url = parse_public_url(raw, "", problems)
     cors = parse_cors(raw, "", problems) or CorsConfig()
+    webhooks = parse_webhooks(raw, problems)
     if problems:
         raise ConfigError(problems.items)
     return Config(
@@ -202,6 +207,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
         state=state,
         public_url=public_url,
         cors=cors,
+        webhooks=webhooks,
     )
 
 

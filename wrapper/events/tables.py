@@ -164,6 +164,8 @@ def connect(url: str, **engine_options: Any) -> sa.Engine:
     transaction that writes starts with its write, so it never has to upgrade
     a read snapshot.
     """
+    import wrapper.events.capture.tables  # noqa: F401  (capture's tables join the metadata)
+
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **engine_options)
