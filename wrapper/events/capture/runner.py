@@ -77,7 +77,8 @@ class CaptureRunner:
         source = self.sources[unit.source]
         work = Poll(unit, source, self.store, self.holder, self.rendering, ttl, self.clock)
         try:
-            poller(unit, source)(work)
+            with lease.kept(self.store, unit.name, self.holder, ttl=ttl, clock=self.clock):
+                poller(unit, source)(work)
         except lease.LeaseLost as err:
             status.leading, status.error = False, str(err)
             return None
