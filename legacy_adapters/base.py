@@ -292,8 +292,10 @@ class RangeChecksums(Protocol):
         columns: tuple[str, ...],
         lo: Key | None,
         hi: Key | None,
+        limit: int | None = None,
     ) -> list[tuple[Any, ...]]:
-        """The rows of the range in key order: `columns` then the row's hash."""
+        """The rows of the range in key order (the first `limit`): `columns`, then
+        the row's hash."""
         ...
 
 

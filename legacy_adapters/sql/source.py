@@ -266,8 +266,11 @@ class SQLAlchemySource:
         columns: tuple[str, ...],
         lo: Key | None,
         hi: Key | None,
+        limit: int | None = None,
     ) -> list[tuple[Any, ...]]:
         stmt = rows_statement(self.backend, self._table(table), key, columns, lo, hi)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         return self._run(lambda conn: [tuple(r) for r in conn.execute(stmt)])
 
     def ping(self) -> None:

@@ -36,6 +36,7 @@ from wrapper.events.capture.values import pack, unpack
 FANOUT = 32
 LEAF = 32
 SPLIT_AT = 4 * LEAF
+PAGE = 50_000  # rows per read of a large leaf (each read within the statement timeout)
 ROOT = "0"
 
 
@@ -99,13 +100,27 @@ def _bound(packed: str | None) -> tuple[Any, ...] | None:
     return None if packed is None else unpack(packed)
 
 
+def _rows(walk: _Walk, node: Node) -> list[tuple[Any, ...]]:
+    """The leaf's rows, a page at a time (a leaf is the whole table at the baseline)."""
+    unit, poll = walk.poll.unit, walk.poll
+    rows: list[tuple[Any, ...]] = []
+    lo, hi = _bound(node.lo), _bound(node.hi)
+    while True:
+        page = walk.source.range_rows(unit.table, unit.key, unit.columns, lo, hi, PAGE + 1)
+        poll.report.queries += 1
+        if rows and page and unit.key_of(page[0]) == unit.key_of(rows[-1]):
+            page = page[1:]  # the page starts at the last key read (ranges include lo)
+        rows += page
+        if len(page) < PAGE:
+            break
+        lo = unit.key_of(rows[-1])
+    poll.report.rows_fetched += len(rows)
+    return rows
+
+
 def _leaf(walk: _Walk, node: Node) -> None:
     unit, poll = walk.poll.unit, walk.poll
-    rows = walk.source.range_rows(
-        unit.table, unit.key, unit.columns, _bound(node.lo), _bound(node.hi)
-    )
-    poll.report.queries += 1
-    poll.report.rows_fetched += len(rows)
+    rows = _rows(walk, node)
     with poll.store.connect() as conn:
         stored = store.load_node(conn, unit.name, node.id)
         unseen = [k for r in rows if (k := pack(unit.key_of(r))) not in stored]

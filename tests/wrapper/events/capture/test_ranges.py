@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from legacy_adapters.bulkhead import Bulkhead
+from wrapper.events.capture import ranges as ranges_module
 from wrapper.events.capture.ranges import FANOUT, SPLIT_AT
 from wrapper.events.capture.tables import ranges
 
@@ -93,3 +94,14 @@ def test_a_source_without_range_checksums_is_compared_row_by_row(plant) -> None:
         ("orders.deleted", "6"),
         ("orders.updated", "5"),
     ]
+
+
+def test_a_large_leaf_is_read_in_pages(plant, monkeypatch) -> None:
+    monkeypatch.setattr(ranges_module, "PAGE", 7)
+    p = plant("{capture: snapshot}")
+    fill(p, 100)
+    baseline = p.poll()
+    assert baseline.rows_fetched == 100 and baseline.queries == 15  # 100 rows, 7 a page
+    p.update(99, STAT="CL")
+    p.poll()
+    assert [(e.type, e.subject) for e in p.events()] == [("orders.updated", "99")] * 2
