@@ -62,13 +62,14 @@ versions:
           updated_at: UPD_TS
         events: {events}
 """
-TABLE = """CREATE TABLE ORDERS (ORD_NO INTEGER NOT NULL PRIMARY KEY, CUST VARCHAR(10) NOT NULL,
- STAT CHAR(2) NOT NULL, AMT NUMERIC(10,2), NOTE VARCHAR(40), UPD_TS {timestamp})"""
+TABLE = """CREATE TABLE "ORDERS" ("ORD_NO" INTEGER NOT NULL PRIMARY KEY,
+ "CUST" VARCHAR(10) NOT NULL, "STAT" CHAR(2) NOT NULL, "AMT" NUMERIC(10,2), "NOTE" VARCHAR(40),
+ "UPD_TS" {timestamp})"""
 FILL = {
     "sqlite": """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
- INSERT INTO ORDERS SELECT i, 'C' || (i % 1000), 'OP', i % 10000, 'note ' || i,
+ INSERT INTO "ORDERS" SELECT i, 'C' || (i % 1000), 'OP', i % 10000, 'note ' || i,
  '2026-11-30 08:00:00.000000' FROM n""",
-    "postgresql": """INSERT INTO ORDERS SELECT i, 'C' || (i % 1000), 'OP', i % 10000,
+    "postgresql": """INSERT INTO "ORDERS" SELECT i, 'C' || (i % 1000), 'OP', i % 10000,
  'note ' || i, timestamp '2026-11-30 08:00:00' FROM generate_series(1, :rows) AS i""",
 }
 
@@ -84,7 +85,7 @@ def _legacy(backend: str, folder: Path, rows: int):  # type: ignore[no-untyped-d
             conn.execute(sa.text(FILL[backend]), {"rows": rows})
     if backend == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE ORDERS"))
+            conn.execute(sa.text('VACUUM ANALYZE "ORDERS"'))
     return context, url, engine
 
 
@@ -118,7 +119,7 @@ def latency(backend: str, writes: int) -> dict[str, float]:
         try:
             time.sleep(3)  # started, baseline recorded
             insert = sa.text(
-                "INSERT INTO ORDERS VALUES (:no, 'C1', 'OP', 1, 'x', CURRENT_TIMESTAMP)"
+                "INSERT INTO \"ORDERS\" VALUES (:no, 'C1', 'OP', 1, 'x', CURRENT_TIMESTAMP)"
             )
             for no in range(1, writes + 1):
                 with engine.begin() as conn:
@@ -175,14 +176,16 @@ def diff(backend: str, rows: int, changed: int) -> dict[str, float]:
     with engine.begin() as conn:
         for i, key in enumerate(keys):
             if i % 10 == 0:
-                conn.execute(sa.text("DELETE FROM ORDERS WHERE ORD_NO = :k"), {"k": key})
+                conn.execute(sa.text('DELETE FROM "ORDERS" WHERE "ORD_NO" = :k'), {"k": key})
             elif i % 10 == 1:
                 conn.execute(
-                    sa.text("INSERT INTO ORDERS VALUES (:k, 'C9', 'OP', 1, 'new', NULL)"),
+                    sa.text("INSERT INTO \"ORDERS\" VALUES (:k, 'C9', 'OP', 1, 'new', NULL)"),
                     {"k": rows + 1 + i},
                 )
             else:
-                conn.execute(sa.text("UPDATE ORDERS SET STAT = 'SH' WHERE ORD_NO = :k"), {"k": key})
+                conn.execute(
+                    sa.text('UPDATE "ORDERS" SET "STAT" = \'SH\' WHERE "ORD_NO" = :k'), {"k": key}
+                )
     started = time.perf_counter()
     report = runner.poll(unit)
     diff_s = time.perf_counter() - started
