@@ -79,3 +79,25 @@ def test_a_watermark_column_must_hold_times_or_numbers(sqlite_url: str, tmp_path
     (problem,) = problems(sqlite_url, "{capture: watermark, column: CUST}", tmp_path)
     assert "events.column: CUST holds VARCHAR(10) values" in problem
     assert "needs a timestamp, a date or a number" in problem
+
+
+def test_versions_declaring_events_differently_are_refused(sqlite_url: str, tmp_path: Path) -> None:
+    text = MAPPING.format(
+        legacy=sqlite_url, state="sqlite://", events="{capture: watermark, column: UPD_TS}"
+    )
+    text += "        events: {capture: snapshot}\n"  # on v2's orders
+    config = parse_config(text, filename="wrapper.yaml")
+    from legacy_adapters.sql.source import SQLAlchemySource
+    from wrapper.mapping.model import build_mapping, mapped_tables
+
+    (name,) = config.sources
+    source = SQLAlchemySource(sqlite_url)
+    schema = source.reflect(mapped_tables(config, name))
+    with pytest.raises(ConfigError) as caught:
+        build_mapping(config, {name: schema})
+    source.close()
+    (problem,) = caught.value.problems
+    assert problem.startswith(
+        f"wrapper.yaml:{len(text.splitlines())}: versions.v2.resources.orders"
+    )
+    assert "v1 declares orders events differently" in problem
