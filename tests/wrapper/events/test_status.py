@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from wrapper.events.capture import store as capture_store
+from wrapper.events.capture.tables import units
 from wrapper.events.delivery import DeliveryEngine
 from wrapper.events.status import report
 
@@ -16,12 +16,7 @@ from .receiver import Receiver
 def test_status_names_lag_backlog_and_a_failing_endpoint(store) -> None:
     now = time.time() + 60  # every retry is due by then
     with store.begin() as conn:
-        capture_store._upsert_batch(
-            conn,
-            capture_store.units,
-            ["unit"],
-            [{"unit": "orders", "mode": "snapshot", "polled_at": now - 12.5, "rows_fetched": 0}],
-        )
+        conn.execute(units.insert().values(unit="orders", mode="snapshot", polled_at=now - 12.5))
     with Receiver(answer=lambda _request: 503) as receiver:
         subscription, _ = subscribe(store, receiver.url)
         publish(store, order_event("O1"), order_event("O2"))
