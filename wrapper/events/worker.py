@@ -10,6 +10,7 @@ engine finishes the requests in flight and the capture leases are let go.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from wrapper.events.ssrf import TargetPolicy
 from wrapper.mapping.model import Mapping, build_mapping
 from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ class Worker:
         while not stop.is_set():
             try:
                 count = outbox.dispatch(self.store, self.decide, source_base=base)
-            except sa.exc.DBAPIError:
+            except Exception:  # the state database, or a subscriber's rules: logged, retried
+                log.exception("dispatching events failed; trying again in 1 s")
                 count = 0
                 stop.wait(1.0)
             self.dispatched += count

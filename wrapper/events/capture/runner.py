@@ -113,3 +113,6 @@ class CaptureRunner:
         except sa.exc.DBAPIError as err:  # the state database: tried again next time
             self.status.setdefault(unit.name, UnitStatus()).error = f"state database: {err}"
             log.warning("capture of %s: the state database failed: %s", unit.name, err)
+        except Exception as err:  # a bug or an unexpected value: logged, the loop goes on
+            self.status.setdefault(unit.name, UnitStatus()).error = f"{type(err).__name__}: {err}"
+            log.exception("capture of %s failed", unit.name)

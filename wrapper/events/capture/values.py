@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import uuid
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
@@ -25,6 +26,7 @@ _TAGS: dict[type, str] = {
     dt.time: "h",
     dt.timedelta: "i",
     bytes: "b",
+    uuid.UUID: "u",
 }
 
 
@@ -58,6 +60,8 @@ def _untagged(value: Any) -> Any:
             return dt.timedelta(seconds=text)
         case "b":
             return base64.b64decode(text)
+        case "u":
+            return uuid.UUID(text)
     raise ValueError(f"unknown value tag {tag!r}")
 
 
