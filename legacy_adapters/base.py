@@ -327,3 +327,12 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsStatus(Protocol):
+    """A source with a state of its own to show (a files source: the exports it
+    serves and why the last one was refused); `/readyz` and `/metrics` show it.
+    The status is JSON-ready; sources without such a state do not implement it."""
+
+    def status(self) -> dict[str, Any] | None: ...

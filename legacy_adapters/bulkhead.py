@@ -21,7 +21,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from legacy_adapters.base import Schema, Select, Source, SourceBusy, SourceUnavailable, TableRef
+from legacy_adapters.base import (
+    ReportsStatus,
+    Schema,
+    Select,
+    Source,
+    SourceBusy,
+    SourceUnavailable,
+    TableRef,
+)
 
 
 class QueryObserver(Protocol):
@@ -104,6 +112,10 @@ class Bulkhead:
 
     def ping(self) -> None:
         self.inner.ping()
+
+    def status(self) -> dict[str, Any] | None:
+        """The inner source's own state (`ReportsStatus`), if it has one."""
+        return self.inner.status() if isinstance(self.inner, ReportsStatus) else None
 
     def close(self) -> None:
         self.inner.close()

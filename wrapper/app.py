@@ -17,7 +17,7 @@ from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
 from wrapper.cursor_keys import KeyRing
-from wrapper.health import health_blueprint
+from wrapper.health import health_blueprint, source_states
 from wrapper.limits import Identify, init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping
 from wrapper.metrics import Metrics, metrics_blueprint
@@ -31,6 +31,8 @@ from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
 from wrapper.state.store import StateStore
 from wrapper.translate import Planner
+from wrapper.webhooks import Webhooks, open_webhooks
+from wrapper.webhooks.views import register_webhooks
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class WrapperState:
     respond: Responder  # shared cache, ETags and 304s for read views
     limiter: Limiter | None
     state: StateStore  # the wrapper's own database (auth, cursor keys)
+    webhooks: Webhooks | None = None  # the subscriptions API (events tables in `state`)
 
     @property
     def source(self) -> Source:
@@ -57,6 +60,8 @@ class WrapperState:
         for source in self.sources.values():
             source.close()
         self.state.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
 
 
 def create_app(
@@ -93,6 +98,7 @@ def create_app(
         guarded[name] = Bulkhead(raw, sc.bulkhead_size, sc.bulkhead_wait, metrics)
         schemas[name] = load_schema(guarded[name], config, name)  # or its saved copy
     mapping = build_mapping(config, schemas)
+    metrics.watch_sources(lambda: source_states(guarded))
     state = StateStore(config.state.url)
     cursors = Cursors(KeyRing(state))
     column_types = {
@@ -110,22 +116,29 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     authorize: Authorize = allow_everything
     caller: Identify = identify or anonymous
+    authenticate: Identify = anonymous  # who owns webhook subscriptions
+    policy = None
     if config.auth is not None and not no_auth:
         from wrapper.auth.guard import setup_auth
 
         guard = setup_auth(app, config.auth, mapping, state, config.limits)
         authorize = guard.authorize
         caller = identify or guard.identify
+        authenticate, policy = guard.authenticate, guard.policy
+    webhooks = open_webhooks(config, mapping, authenticate, policy)
     limiter = None
     if config.limits.enabled:
         limiter = init_limits(app, config.limits, caller, metrics)
     app.extensions["legacy_wrapper"] = WrapperState(
-        config, guarded, schemas, mapping, read, metrics, respond, limiter, state
+        config, guarded, schemas, mapping, read, metrics, respond, limiter, state, webhooks
     )
     header = config.auth.api_key_header if config.auth else "X-API-Key"
     for version in mapping.versions.values():
         public_url = config.version_public_url(version.name)
-        register_version(app, version, read, config.paging, authorize, respond, header, public_url)
+        api = register_version(
+            app, version, read, config.paging, authorize, respond, header, public_url
+        )
+        register_webhooks(app, api, version.name, webhooks)
     init_browser(app, config, mapping.versions, header)
     app.register_blueprint(health_blueprint(guarded))
     app.register_blueprint(metrics_blueprint(metrics))

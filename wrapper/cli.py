@@ -129,17 +129,41 @@ def main(verbose: bool) -> None:
     )
 
 
+SOURCE_HELP = "SQLAlchemy URL, odbc:DSN=NAME / odbc:DRIVER=...;..., or files:FOLDER/ (file exports)"
+LAYOUT_HELP = "files: sources: the folder of COBOL copybooks and layout files."
+ENCODING_HELP = "files: sources: the code page of fixed-width exports."
+
+
+def _reflect(
+    url: str, schemas: tuple[str, ...], layouts: Path | None, encoding: str
+) -> tuple[Any, dict[str, Any] | None]:
+    """The reflected schema and, for files: sources, the `tables:` found."""
+    from wrapper.config.sources import kind_of
+
+    if kind_of(url) != "files":
+        if layouts is not None:
+            _fail("--layout is for files: sources (--source files:FOLDER/)")
+        return _open(url).reflect(schemas=list(schemas) or [None]), None
+    from wrapper.file_exports import reflected_exports
+
+    with reflected_exports(url, layouts, encoding) as (schema, tables, skipped):
+        for line in skipped:
+            click.echo(f"left out: {line}", err=True)
+        return schema, tables
+
+
 @main.command()
-@click.option(
-    "--source", "url", required=True, help="SQLAlchemy URL, or odbc:DSN=NAME / odbc:DRIVER=...;..."
-)
+@click.option("--source", "url", required=True, help=SOURCE_HELP)
 @click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
+@click.option("--layout", "layouts", type=click.Path(path_type=Path), help=LAYOUT_HELP)
+@click.option("--encoding", default="cp037", show_default=True, help=ENCODING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
+def inspect(
+    url: str, schemas: tuple[str, ...], layouts: Path | None, encoding: str, as_json: bool
+) -> None:
     """Print the reflected schema: tables, views, columns, keys, indexes, foreign keys."""
-    source = _open(url)
     started = time.perf_counter()
-    schema = source.reflect(schemas=list(schemas) or [None])
+    schema, _ = _reflect(url, schemas, layouts, encoding)
     elapsed = time.perf_counter() - started
     if as_json:
         click.echo(json.dumps(schema.to_dict(), indent=2))
@@ -166,17 +190,24 @@ def inspect(url: str, schemas: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--source", "url", required=True, help="SQLAlchemy URL, or odbc:DSN=NAME / odbc:DRIVER=...;..."
-)
+@click.option("--source", "url", required=True, help=SOURCE_HELP)
 @click.option("--schema", "schemas", multiple=True, help="Schema or library (repeatable).")
+@click.option("--layout", "layouts", type=click.Path(path_type=Path), help=LAYOUT_HELP)
+@click.option("--encoding", default="cp037", show_default=True, help=ENCODING_HELP)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
-def init(url: str, schemas: tuple[str, ...], output: Path) -> None:
+def init(
+    url: str, schemas: tuple[str, ...], layouts: Path | None, encoding: str, output: Path
+) -> None:
     """Write a starting mapping file from reflection."""
     from wrapper.scaffold import scaffold
 
-    schema = _open(url).reflect(schemas=list(schemas) or [None])
-    output.write_text(scaffold(schema, url), encoding="utf-8")
+    schema, tables = _reflect(url, schemas, layouts, encoding)
+    sources = None
+    if tables is not None:
+        from wrapper.file_exports import sources_section
+
+        sources = sources_section(tables, output.parent)
+    output.write_text(scaffold(schema, url, sources), encoding="utf-8")
     click.echo(f"wrote {output} with {len(schema.tables)} resources", err=True)
 
 

@@ -1,5 +1,8 @@
 """Health endpoints: `/livez` (process up), `/readyz` (every legacy source reachable).
 
+`/readyz` also shows the state of sources that have one (`ReportsStatus`: a
+files source's exports, when each was loaded, and why the last was refused).
+
 `/livez` never touches the legacy database. `/readyz` pings it, but answers
 within `READY_WITHIN` seconds whatever the database does: the ping runs in a
 thread of its own (one at a time: probes arriving meanwhile wait for the same
@@ -15,7 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, Response
 
-from legacy_adapters.base import Source, SourceError
+from legacy_adapters.base import ReportsStatus, Source, SourceError
 from wrapper.problems import SourceUnavailableProblem
 from wrapper.responses import json_response
 
@@ -70,6 +73,20 @@ def health_blueprint(sources: Mapping[str, Source]) -> Blueprint:
             problem = readiness.check()
             if problem:
                 raise SourceUnavailableProblem(problem, headers={"Retry-After": "5"})
-        return json_response({"status": "ok", "mapping": "loaded"})
+        body: dict = {"status": "ok", "mapping": "loaded"}
+        states = source_states(sources)
+        if states:
+            body["sources"] = states
+        return json_response(body)
 
     return blp
+
+
+def source_states(sources: Mapping[str, Source]) -> dict[str, dict]:
+    """The state of every source that reports one, by source name."""
+    states = {}
+    for name, source in sources.items():
+        status = source.status() if isinstance(source, ReportsStatus) else None
+        if status is not None:
+            states[name] = status
+    return states

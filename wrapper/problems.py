@@ -23,6 +23,8 @@ from legacy_adapters.base import (
     SourceUnavailable,
     UnsupportedQuery,
 )
+from wrapper.events.errors import EventsError, InvalidSubscription, TargetRefused
+from wrapper.events.errors import NotFound as EventNotFound
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "/problems/"
@@ -63,6 +65,17 @@ class InvalidParameter(Problem):
 
     def __init__(self, parameter: str, detail: str) -> None:
         super().__init__(detail, parameter=parameter)
+
+
+class InvalidField(Problem):
+    """A field of a request body the API cannot use (`field` names it)."""
+
+    status = 400
+    slug = "invalid-field"
+    title = "Invalid field in the request body"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail, field=field)
 
 
 class ResourceNotFound(Problem):
@@ -140,6 +153,7 @@ PROBLEM_TYPES: dict[str, str] = {
     for cls in (
         Problem,
         InvalidParameter,
+        InvalidField,
         ResourceNotFound,
         Unauthorized,
         InsufficientScope,
@@ -220,6 +234,17 @@ def handle_source_error(err: SourceError) -> Response:
     return handle_problem(Problem("the legacy source failed to answer this request"))
 
 
+def handle_events_error(err: EventsError) -> Response:
+    """The subscriptions store's errors (`wrapper/events/errors.py`)."""
+    if isinstance(err, InvalidSubscription):
+        return handle_problem(InvalidField(err.field, f"{err.field}: {err.detail}"))
+    if isinstance(err, TargetRefused):
+        return handle_problem(InvalidField("url", f"url: {err}"))
+    if isinstance(err, EventNotFound):
+        return handle_problem(ResourceNotFound(str(err)))
+    return handle_unexpected(err)
+
+
 def handle_unexpected(err: Exception) -> Response:
     log.exception("unhandled error", exc_info=err)
     return handle_problem(Problem("an unexpected error occurred; it has been logged"))
@@ -229,4 +254,5 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(SourceError, handle_source_error)
+    app.register_error_handler(EventsError, handle_events_error)
     app.register_error_handler(Exception, handle_unexpected)

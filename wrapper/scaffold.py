@@ -194,7 +194,8 @@ def _add_relations(written: dict[TableRef, _Written]) -> None:
             }
 
 
-def scaffold(schema: Schema, url: str) -> str:
+def scaffold(schema: Schema, url: str, sources: dict[str, Any] | None = None) -> str:
+    """The mapping text; `sources` replaces the `source: {url}` section (a files source)."""
     written: dict[TableRef, _Written] = {}
     taken: set[str] = set()
     for table in schema.tables:
@@ -209,8 +210,13 @@ def scaffold(schema: Schema, url: str) -> str:
         if item.relations:
             item.body["relations"] = item.relations
         resources[item.name] = item.body
+    section: dict[str, Any] = (
+        {"sources": sources}
+        if sources
+        else {"source": {"url": url, "read_only": True, "pool_size": 5, "statement_timeout": 10}}
+    )
     document = {
-        "source": {"url": url, "read_only": True, "pool_size": 5, "statement_timeout": 10},
+        **section,
         "paging": {"default_limit": 50, "max_limit": 1000},
         "versions": {"v1": {"title": "Legacy data API", "resources": resources}},
     }

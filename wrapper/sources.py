@@ -11,6 +11,8 @@ are worded by the adapter itself (`legacy_adapters.sql.errors`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, make_url
@@ -49,7 +51,10 @@ def open_source(config: SourceConfig) -> Source:
     """An adapter for a configured source, by its kind: `odbc` (an `odbc:...`
     connection string) goes to the ODBC adapter, `sql` (any SQLAlchemy URL) to the
     SQLAlchemy adapter. Raises `SourceUrlError` when the URL cannot be used
-    (nothing is connected yet)."""
+    (nothing is connected yet). A `files` source loads the exports already
+    dropped before it returns (see `legacy_adapters.files.source`)."""
+    if config.kind == "files":
+        return _files_source(config)
     if config.kind == "odbc":
         from legacy_adapters.odbc import OdbcSource
 
@@ -75,6 +80,32 @@ def open_source(config: SourceConfig) -> Source:
         raise SourceUrlError(_missing_driver(url, err)) from None
     except exc.ArgumentError as err:
         raise SourceUrlError(f"{_shown(config.url)}: {_first_line(err)}") from None
+
+
+def _files_source(config: SourceConfig) -> Source:
+    from legacy_adapters.files.source import FilesSource
+
+    files = config.files
+    if files is None or files.store is None:
+        raise SourceUrlError(f"{config.url}: a files source needs its `tables:` and a store folder")
+    return FilesSource(
+        files.tables,
+        files.store,
+        check_interval=files.check_interval,
+        pool_size=config.pool_size,
+        pool_timeout=config.pool_timeout,
+        statement_timeout=config.statement_timeout,
+    )
+
+
+def discover_exports(
+    folder: str, layouts: Path | None, encoding: str
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The exports in `folder` as `tables:` entries of a files source, and the files
+    left out (`legacy_adapters.files.discover`), for `inspect` and `init`."""
+    from legacy_adapters.files.discover import discover
+
+    return discover(folder, layouts, encoding=encoding)
 
 
 def parse_source_url(text: str) -> URL:

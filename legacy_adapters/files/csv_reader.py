@@ -21,6 +21,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -73,7 +74,11 @@ class CsvReader:
         unknown = set(types or {}) - set(names)
         if unknown:
             raise ValueError(f"types given for unknown columns: {', '.join(sorted(unknown))}")
-        self._columns = self._typed(names, dict(types or {}), sample)
+        # An empty text field is the empty string, an empty typed field null.
+        self._columns = tuple(
+            replace(c, nullable=c.type != "text")
+            for c in self._typed(names, dict(types or {}), sample)
+        )
         self._converters = [csv_types.converter(c, decimal_point) for c in self._columns]
         self._column_converters = [
             None if conv is None else (csv_types.column_converter(c, decimal_point) or _each(conv))

@@ -107,8 +107,9 @@ def _column(field: Any, vfp: bool) -> Column | None:
     binary = vfp and field.reserved1 & 0xFF & BINARY
     if (vfp and field.reserved1 & 0xFF & SYSTEM) or kind == "0":
         return None
-    if kind in "CV":
-        return Column(field.name, "bytes" if binary else "text")
+    if kind in "CV":  # never null, unless a Visual FoxPro field allows it
+        nullable = bool(vfp and field.reserved1 & 0xFF & NULLABLE)
+        return Column(field.name, "bytes" if binary else "text", nullable=nullable)
     if kind == "M":
         return Column(field.name, "bytes" if binary else "text")
     if kind in "NF":

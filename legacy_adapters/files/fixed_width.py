@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -159,7 +160,11 @@ class RecordDecoder:
             raise ValueError("empty_numeric must be 'error' or 'null'")
         self.layout = layout
         self.encoding = encoding
-        self.columns: tuple[Column, ...] = layout.columns()
+        # Every field holds a value; only empty numbers read as null, and only if asked.
+        self.columns: tuple[Column, ...] = tuple(
+            replace(c, nullable=empty_numeric == "null" and c.type != "char")
+            for c in layout.columns()
+        )
         self._empty_null = empty_numeric == "null"
         self._space = " ".encode(encoding)
         self._whole = _full_single_byte(encoding)

@@ -39,7 +39,10 @@ class Column:
 
     `length` is the width of a fixed-width `char` column; `precision` and
     `scale` describe a `decimal` (digits in all and after the point) or the
-    digits of an `integer` (`None`: unbounded).
+    digits of an `integer` (`None`: unbounded). `nullable` is False when the
+    format cannot hold an absent value there (a fixed-width field, a CSV text
+    field): the loaded column is then NOT NULL, so a sort on it is served in
+    index order.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Column:
     length: int | None = None
     precision: int | None = None
     scale: int = 0
+    nullable: bool = True
 
 
 @dataclass(frozen=True)

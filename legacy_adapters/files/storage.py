@@ -75,7 +75,9 @@ def sql_type(column: Column) -> sa.types.TypeEngine:
 def data_table(
     name: str, columns: Sequence[Column], key: Sequence[str], metadata: sa.MetaData
 ) -> sa.Table:
-    cols = [sa.Column(c.name, sql_type(c), autoincrement=False) for c in columns]
+    cols = [
+        sa.Column(c.name, sql_type(c), autoincrement=False, nullable=c.nullable) for c in columns
+    ]
     constraints = [sa.PrimaryKeyConstraint(*key)] if key else []
     return sa.Table(name, metadata, *cols, *constraints)
 

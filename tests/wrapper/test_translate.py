@@ -152,7 +152,7 @@ CONVERSION_REFUSED = [
     ("qty[lt]=١", "qty[lt]", "'١' is not an integer (digits 0-9)"),
     ("price=lots", "price", "'lots' is not a number (digits 0-9, optional . and exponent)"),
     ("price=NaN", "price", "'NaN' is not a number (digits 0-9, optional . and exponent)"),
-    ("shipped=yesterday", "shipped", "'yesterday' is not an ISO 8601 date"),
+    ("shipped=yesterday", "shipped", "'yesterday' is not a date in the form YYYY-MM-DD"),
 ]
 
 

@@ -39,7 +39,9 @@ def _config(path: Path) -> Any:
 
 
 def declared_scopes(config: Any) -> set[str]:
-    scopes: set[str] = set()
+    from wrapper.mapping.model import WEBHOOKS_SCOPE
+
+    scopes: set[str] = {WEBHOOKS_SCOPE}
     for version in config.versions:
         for res in version.resources:
             for required in res.scopes.values():

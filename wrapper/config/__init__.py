@@ -45,10 +45,11 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
               order: {resource: orders, on: {order_id: order_id}, many: false}
             events: {capture: watermark, column: UPD_TS, overlap: 5s}  # see config/capture.py
     auth: {...}                        # see config/auth.py
-    webhooks: {allow: [127.0.0.0/8]}   # event delivery by the worker; see config/webhooks.py
+    webhooks: {allow: [127.0.0.1]}     # subscriptions API and worker; see config/webhooks.py
 
 One module per section: `sources`, `mapping` (paging and versions),
-`protection` (limits and cache), `web` (public_url and cors), `state`, `auth`;
+`protection` (limits and cache), `web` (public_url and cors), `state`, `auth`,
+`webhooks`;
 `located` reads YAML keeping line numbers for the error messages. Nothing here
 reads the environment or the file again after `load_config`.
 """
@@ -83,7 +84,7 @@ from wrapper.config.protection import (
     parse_cache,
     parse_limits,
 )
-from wrapper.config.sources import SourceConfig, parse_sources
+from wrapper.config.sources import SourceConfig, parse_sources, with_file_stores
 from wrapper.config.state import StateConfig, parse_state
 from wrapper.config.web import CorsConfig, parse_cors, parse_public_url
 from wrapper.config.webhooks import WebhooksConfig, parse_webhooks
@@ -175,7 +176,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
     if not isinstance(raw, Located):
         raise ConfigError([f"{filename}:1: the file must be a YAML mapping"])
     unknown_keys(raw, set(_SECTIONS), "", problems)
-    sources = parse_sources(raw, problems)
+    sources = parse_sources(raw, problems, base_dir)
     paging = parse_paging(raw, problems)
     limits = parse_limits(raw, problems)
     cache = parse_cache(raw, problems)
@@ -190,6 +191,7 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
             )
         else:  # an existing configuration: auth.state is the wrapper's state database
             state = StateConfig(auth.state)
+    sources = with_file_stores(sources, state.url, base_dir, problems)
     public_url = parse_public_url(raw, "", problems)
     cors = parse_cors(raw, "", problems) or CorsConfig()
     webhooks = parse_webhooks(raw, problems)

@@ -29,17 +29,24 @@ cache:
   storage: {store}
   key_prefix: {prefix}-cache
 """
+# The subscriptions API may target receivers on this machine (`python -m
+# wrapper.demo.receiver`); anything else on loopback or a private network stays refused.
+WEBHOOKS_SECTION = """
+webhooks:
+  allow: [127.0.0.1]
+"""
 CACHED = {"JOBSCHED": 5, "CODETBL": 60}  # table -> seconds its resources are cached
 ALL_SCOPES = "*"  # a persona holding every scope the mapping declares
 PERSONAS = (
     # (name, scopes, claims, what it sees)
-    ("dashboard", "jobs:read jobs:all_work_centers", {}, "every job"),
+    ("dashboard", "jobs:read jobs:all_work_centers webhooks:manage", {}, "every job"),
     ("floor supervisor WC03", "jobs:read", {"work_center": "WC03"}, "jobs of work centre WC03"),
     (
         "customer portal C0001005",
-        "orders:read order_lines:read customers:read",
+        "orders:read order_lines:read customers:read webhooks:manage",
         {"customer_no": "C0001005"},
-        "orders, their lines and the customer record of C0001005, without prices",
+        "orders, their lines and the customer record of C0001005, without prices; "
+        "webhooks of its orders",
     ),
     ("plant auditor", ALL_SCOPES, {}, "every resource, field and row"),
 )
@@ -88,6 +95,7 @@ def prepare_demo(
         text += PROTECTION_TEMPLATE.format(
             store=json.dumps(protection.store), prefix=protection.key_prefix
         )
+    text += WEBHOOKS_SECTION
     text += AUTH_TEMPLATE.format(issuer=json.dumps(issuer or f"http://{bind}"))
     config_path = workdir / "wrapper.yaml"
     config_path.write_text(text, encoding="utf-8")

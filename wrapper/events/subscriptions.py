@@ -46,6 +46,9 @@ class Subscription:
     failing_since: float | None
     created_at: float
     updated_at: float
+    # The owner's credentials as stored at creation or last update: {"scopes":
+    # [...], "claims": {...}}; None for a subscription that sees every row.
+    owner_grant: dict[str, Any] | None = None
 
     def wants(self, event_type: str) -> bool:
         return any(type_matches(p, event_type) for p in self.event_types)
@@ -91,6 +94,10 @@ def _checked_filter(text: str | None) -> str | None:
     return text
 
 
+def _grant_text(grant: dict[str, Any] | None) -> str | None:
+    return None if grant is None else orjson.dumps(grant).decode()
+
+
 def from_row(row: Any) -> Subscription:
     m = row._mapping
     return Subscription(
@@ -106,6 +113,7 @@ def from_row(row: Any) -> Subscription:
         failing_since=m["failing_since"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        owner_grant=None if m["owner_grant"] is None else orjson.loads(m["owner_grant"]),
     )
 
 
@@ -117,6 +125,7 @@ def create(
     url: str,
     event_types: Sequence[str],
     filter: str | None = None,
+    owner_grant: dict[str, Any] | None = None,
     policy: TargetPolicy,
     resolver: Resolver = socket.getaddrinfo,
     now: float | None = None,
@@ -131,6 +140,7 @@ def create(
         "url": _checked_url(url, policy, resolver),
         "event_types": orjson.dumps(event_type_patterns(event_types)).decode(),
         "filter": _checked_filter(filter),
+        "owner_grant": _grant_text(owner_grant),
         "active": True,
         "created_at": time.time() if now is None else now,
     }
@@ -146,11 +156,20 @@ def create(
     return get(engine, values["id"]), secret
 
 
-def get(engine: sa.Engine, subscription_id: str, *, owner: str | None = None) -> Subscription:
-    """The subscription; `NotFound` when missing or, with ``owner``, someone else's."""
+def get(
+    engine: sa.Engine,
+    subscription_id: str,
+    *,
+    owner: str | None = None,
+    api_version: str | None = None,
+) -> Subscription:
+    """The subscription; `NotFound` when missing or, with ``owner`` or
+    ``api_version``, someone else's or another version's."""
     query = subscriptions.select().where(subscriptions.c.id == subscription_id)
     if owner is not None:
         query = query.where(subscriptions.c.owner == owner)
+    if api_version is not None:
+        query = query.where(subscriptions.c.api_version == api_version)
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
@@ -158,12 +177,16 @@ def get(engine: sa.Engine, subscription_id: str, *, owner: str | None = None) ->
     return from_row(row)
 
 
-def list_for_owner(engine: sa.Engine, owner: str) -> list[Subscription]:
+def list_for_owner(
+    engine: sa.Engine, owner: str, *, api_version: str | None = None
+) -> list[Subscription]:
     query = (
         subscriptions.select()
         .where(subscriptions.c.owner == owner)
         .order_by(subscriptions.c.created_at, subscriptions.c.id)
     )
+    if api_version is not None:
+        query = query.where(subscriptions.c.api_version == api_version)
     with engine.connect() as conn:
         return [from_row(r) for r in conn.execute(query)]
 
@@ -176,6 +199,7 @@ def update(
     event_types: Sequence[str] = UNSET,
     filter: str | None = UNSET,
     active: bool = UNSET,
+    owner_grant: dict[str, Any] | None = UNSET,
     policy: TargetPolicy,
     resolver: Resolver = socket.getaddrinfo,
     now: float | None = None,
@@ -189,6 +213,8 @@ def update(
         values["event_types"] = orjson.dumps(event_type_patterns(event_types)).decode()
     if filter is not UNSET:
         values["filter"] = _checked_filter(filter)
+    if owner_grant is not UNSET:
+        values["owner_grant"] = _grant_text(owner_grant)
     if active is not UNSET:
         values["active"] = bool(active)
         values["disabled_at"] = None if active else now

@@ -36,6 +36,9 @@ subscriptions = sa.Table(
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("event_types", sa.Text, nullable=False),  # JSON list of patterns
     sa.Column("filter", sa.Text),
+    # JSON {"scopes": [...], "claims": {...}} of the owner's credentials, from which
+    # its row rules and hidden fields are rebuilt for every event; null: sees all.
+    sa.Column("owner_grant", sa.Text),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("disabled_reason", sa.Text),
     sa.Column("disabled_at", sa.Float),
@@ -156,6 +159,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Columns added since a state database was created (nullable ones only)."""
+    inspector = sa.inspect(engine)
+    for table in (subscriptions,):
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have and column.nullable:
+                kind = column.type.compile(engine.dialect)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                    )
+
+
 def connect(url: str, **engine_options: Any) -> sa.Engine:
     """An engine for the events tables, creating them when missing.
 
@@ -166,6 +183,9 @@ def connect(url: str, **engine_options: Any) -> sa.Engine:
     """
     import wrapper.events.capture.tables  # noqa: F401  (capture's tables join the metadata)
 
+    if url in ("sqlite://", "sqlite:///:memory:"):  # one database shared by every thread
+        engine_options.setdefault("poolclass", sa.StaticPool)
+        engine_options.setdefault("connect_args", {"check_same_thread": False})
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **engine_options)
@@ -174,4 +194,5 @@ def connect(url: str, **engine_options: Any) -> sa.Engine:
         engine_options.setdefault("pool_pre_ping", True)
         engine = sa.create_engine(url, **engine_options)
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine

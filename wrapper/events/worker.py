@@ -3,7 +3,8 @@
 Three loops share the state database: capture polls each captured resource at
 its interval (one leader per resource, `capture.lease`), dispatch fans new
 outbox events out into deliveries (what a subscriber receives is decided by
-`decide`), and the delivery engine sends them. Several workers, on one host or
+`decide`: by default what its owner could read, `visibility`), and the delivery
+engine sends them. Several workers, on one host or
 many (PostgreSQL state database), share the work. `stop` ends all three: the
 engine finishes the requests in flight and the capture leases are let go.
 """
@@ -27,7 +28,7 @@ from wrapper.events.capture.unit import capture_units
 from wrapper.events.delivery import DeliveryConfig, DeliveryEngine
 from wrapper.events.delivery_log import Backlog, backlog
 from wrapper.events.retry import RetryPolicy
-from wrapper.events.ssrf import TargetPolicy
+from wrapper.events.visibility import Visibility
 from wrapper.mapping.model import Mapping, build_mapping
 from wrapper.schema_cache import load_schema
 from wrapper.sources import open_source
@@ -48,7 +49,13 @@ DecideFactory = Callable[[WorkerContext], outbox.Decide]
 
 
 def send_unchanged(_context: WorkerContext) -> outbox.Decide:
+    """Every matching subscriber receives every event as it is (tests, tools)."""
     return outbox.send_unchanged
+
+
+def owners_view(context: WorkerContext) -> outbox.Decide:
+    """Each subscriber receives what its owner could read (`visibility`)."""
+    return Visibility(context.mapping).decide
 
 
 def delivery_config(webhooks: WebhooksConfig) -> DeliveryConfig:
@@ -63,7 +70,7 @@ def delivery_config(webhooks: WebhooksConfig) -> DeliveryConfig:
         lease_margin=timeout,
         concurrency=webhooks.concurrency or defaults.concurrency,
         poll_interval=0.2,
-        allow=TargetPolicy.from_entries(webhooks.allow),
+        allow=webhooks.policy,
     )
 
 
@@ -85,7 +92,7 @@ class Worker:
         config: Config,
         *,
         sources: MappingOf[str, Source] | None = None,
-        decide: DecideFactory = send_unchanged,
+        decide: DecideFactory = owners_view,
     ) -> Worker:
         """Reflects the mapped tables, checks the mapping (`ConfigError`), opens the
         state database."""

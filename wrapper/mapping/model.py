@@ -23,6 +23,8 @@ from wrapper.config import (
 )
 from wrapper.mapping.converters import Converter, MappingSpecError, build_converter, column_type
 
+WEBHOOKS_SCOPE = "webhooks:manage"  # the subscriptions API of every version
+
 
 @dataclass(frozen=True)
 class Field:
@@ -130,6 +132,7 @@ class VersionMapping:
                 scopes.setdefault(res.through.unless_scope, []).append(
                     f"every {res.name} row, whatever its {res.through.relation}"
                 )
+        scopes.setdefault(WEBHOOKS_SCOPE, []).append("manage your webhook subscriptions")
         return {s: "; ".join(dict.fromkeys(grants)) for s, grants in sorted(scopes.items())}
 
 

@@ -1,7 +1,7 @@
 """One `source` fixture over every adapter: the in-memory source (the executable
 definition), the SQLAlchemy source on SQLite, PostgreSQL and MariaDB, and the
-ODBC source on the same three databases through their ODBC drivers, each
-holding the compliance data set. Tests skip by declared capability, never by
+ODBC source on the same three databases through their ODBC drivers, and the
+files source over DBF exports of it, each holding the compliance data set. Tests skip by declared capability, never by
 adapter name."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ ADAPTERS = (
     "odbc-sqlite",
     "odbc-postgresql",
     "odbc-mariadb",
+    "files",
 )
 
 
@@ -36,6 +37,13 @@ def source(
     kind = request.param
     if kind == "memory":
         yield MemorySource(dataset.table_infos())
+        return
+    if kind == "files":
+        from . import files_export
+
+        files = files_export.build(tmp_path_factory.mktemp("compliance-files"))
+        yield files
+        files.close()
         return
     from legacy_adapters.sql import SQLAlchemySource
 

@@ -27,17 +27,20 @@ def test_reflects_columns_keys_indexes_and_foreign_keys(source: Source) -> None:
         "ID", "NAME", "QTY", "PRICE", "DUE", "CODE", "SHIPPED", "OWNER_ID",
     ]  # fmt: skip
     assert items.primary_key == ("ID",)
-    assert ("CODE", "DUE") in [ix.columns for ix in items.indexes]
-    code = items.column("CODE")
-    assert code is not None and code.fixed_length and code.length == 4 and not code.nullable
+    # an index led by (CODE, DUE); a files source's index ends with the key as well
+    assert ("CODE", "DUE") in [ix.columns[:2] for ix in items.indexes]
     qty = items.column("QTY")
     assert qty is not None and qty.nullable and qty.python_type == "int"
     assert items.column("PRICE").python_type == "decimal"
     assert items.column("SHIPPED").python_type == "date"
-    fk = {f.referred_table: f for f in items.foreign_keys}["OWNERS"]
-    assert (fk.columns, fk.referred_columns) == (("OWNER_ID",), ("OWNER_ID",))
     assert tables[PARTS].primary_key == ("ITEM_ID", "LINE")
     assert tables[DUPS].primary_key == ()
+    if "loaded_exports" in source.capabilities.extra:
+        return  # the export's own types, keys and indexes; no other constraints to reflect
+    code = items.column("CODE")
+    assert code is not None and code.fixed_length and code.length == 4 and not code.nullable
+    fk = {f.referred_table: f for f in items.foreign_keys}["OWNERS"]
+    assert (fk.columns, fk.referred_columns) == (("OWNER_ID",), ("OWNER_ID",))
 
 
 def test_reflects_only_what_is_asked(source: Source) -> None:

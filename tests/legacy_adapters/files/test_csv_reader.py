@@ -68,9 +68,9 @@ def test_types_are_inferred_from_a_sample(tmp_path):
         Column("I", "integer"),
         Column("D", "decimal", scale=2),
         Column("DT", "date"),
-        Column("T", "text"),
-        Column("MIX", "text"),
-        Column("EMPTY", "text"),
+        Column("T", "text", nullable=False),  # an empty text field is ""
+        Column("MIX", "text", nullable=False),
+        Column("EMPTY", "text", nullable=False),
     )
     assert list(each_record(reader)) == [
         (1, Decimal("1.5"), date(2024, 1, 31), "a", "1", ""),
