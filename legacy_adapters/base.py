@@ -270,6 +270,47 @@ class Capabilities:
     extra: frozenset[str] = field(default_factory=frozenset)
 
 
+RANGE_CHECKSUMS = "range_checksums"  # in `Capabilities.extra`: the source is a `RangeChecksums`
+Key = tuple[Any, ...]  # the legacy values of a key's columns
+
+
+@runtime_checkable
+class RangeChecksums(Protocol):
+    """An optional capability for change capture: checksums of key ranges computed
+    inside the legacy database (as data-diff does), so an unchanged table costs an
+    aggregate query instead of every row. A row's hash is computed by the database
+    from its columns; a range's checksum is the exact sum of its rows' hashes, so
+    the checksum of a range equals the sum of its parts' checksums.
+
+    Ranges are `lo <= key < hi` in the order of the key's columns (None: unbounded)."""
+
+    def range_checksums(
+        self,
+        table: TableRef,
+        key: tuple[str, ...],
+        columns: tuple[str, ...],
+        lo: Key | None,
+        hi: Key | None,
+        bounds: Sequence[Key],
+    ) -> dict[int, tuple[int, int]]:
+        """The range cut at `bounds` (ascending keys) into `len(bounds) + 1` parts:
+        part index -> (row count, checksum), for the parts that hold rows."""
+        ...
+
+    def range_rows(
+        self,
+        table: TableRef,
+        key: tuple[str, ...],
+        columns: tuple[str, ...],
+        lo: Key | None,
+        hi: Key | None,
+        limit: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """The rows of the range in key order (the first `limit`): `columns`, then
+        the row's hash."""
+        ...
+
+
 @runtime_checkable
 class Source(Protocol):
     """A legacy source the facade can read from."""

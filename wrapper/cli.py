@@ -12,6 +12,7 @@ import logging
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -460,8 +461,22 @@ def demo(
         f'    curl -i -H "Authorization: Bearer $TOKEN" "{public}/v1/jobs?limit=5"\n',
         err=True,
     )
-    _serve(config_path, bind, workers, DEFAULT_THREADS, server, dev=False, no_auth=False)
-    lock.close()
+    click.echo(
+        "  webhooks:        a worker captures jobs and orders and delivers to subscriptions\n"
+        "                   (README: Webhooks; `python -m wrapper.demo.change_job 100001 held`)\n",
+        err=True,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "wrapper", "worker", "--config", str(config_path),
+         "--status-every", "60"]
+    )  # fmt: skip
+    try:
+        _serve(config_path, bind, workers, DEFAULT_THREADS, server, dev=False, no_auth=False)
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+        worker.wait(30)
+        lock.close()
 
 
 def _register_auth_commands() -> None:
@@ -472,6 +487,10 @@ def _register_auth_commands() -> None:
     from wrapper.cursor_keys import cursor_keys
 
     main.add_command(cursor_keys)
+    from wrapper.events.commands import events, worker
+
+    main.add_command(worker)
+    main.add_command(events)
 
 
 _register_auth_commands()

@@ -19,6 +19,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from legacy_adapters.base import (
+    Key,
     QueryRejected,
     Schema,
     SchemaMismatch,
@@ -32,6 +33,7 @@ from legacy_adapters.base import (
 )
 from legacy_adapters.sql import timeouts as sql_timeouts
 from legacy_adapters.sql.backends import backend_for
+from legacy_adapters.sql.checksums import checksum_statement, rows_statement
 from legacy_adapters.sql.errors import describe_failure, where
 from legacy_adapters.sql.reflection import named_types, table_info
 from legacy_adapters.sql.statements import StatementCache, build_statement, statement_values
@@ -249,6 +251,36 @@ class SQLAlchemySource:
         positional = tuple(params[name] for name in compiled.positiontup or ())
         estimate = self.backend.estimate(conn, str(compiled), positional or params)
         return estimate or 0
+
+    # ------------------------------------------------------------------ range checksums
+
+    def range_checksums(
+        self,
+        table: TableRef,
+        key: tuple[str, ...],
+        columns: tuple[str, ...],
+        lo: Key | None,
+        hi: Key | None,
+        bounds: Sequence[Key],
+    ) -> dict[int, tuple[int, int]]:
+        """See `legacy_adapters.base.RangeChecksums` (only when the backend has one)."""
+        stmt = checksum_statement(self.backend, self._table(table), key, columns, lo, hi, bounds)
+        rows = self._run(lambda conn: conn.execute(stmt).all())
+        return {int(part): (int(count), int(total or 0)) for part, count, total in rows}
+
+    def range_rows(
+        self,
+        table: TableRef,
+        key: tuple[str, ...],
+        columns: tuple[str, ...],
+        lo: Key | None,
+        hi: Key | None,
+        limit: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        stmt = rows_statement(self.backend, self._table(table), key, columns, lo, hi)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._run(lambda conn: [tuple(r) for r in conn.execute(stmt)])
 
     def ping(self) -> None:
         self._run(lambda conn: conn.execute(sa.select(1)))

@@ -43,8 +43,9 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
               cost: {column: COST, scope: jobs:cost}   # hidden without that scope
             relations:
               order: {resource: orders, on: {order_id: order_id}, many: false}
+            events: {capture: watermark, column: UPD_TS, overlap: 5s}  # see config/capture.py
     auth: {...}                        # see config/auth.py
-    webhooks: {allow: [127.0.0.1]}     # the subscriptions API; see config/webhooks.py
+    webhooks: {allow: [127.0.0.1]}     # subscriptions API and worker; see config/webhooks.py
 
 One module per section: `sources`, `mapping` (paging and versions),
 `protection` (limits and cache), `web` (public_url and cors), `state`, `auth`,
@@ -61,6 +62,7 @@ from pathlib import Path
 import yaml
 
 from wrapper.config.auth import AuthConfig, parse_auth
+from wrapper.config.capture import CaptureConfig
 from wrapper.config.located import Located, Problems, load_yaml, unknown_keys
 from wrapper.config.mapping import (
     OPERATIONS,
@@ -92,6 +94,7 @@ __all__ = [
     "SCOPE",
     "AuthConfig",
     "CacheConfig",
+    "CaptureConfig",
     "Config",
     "ConfigError",
     "CorsConfig",

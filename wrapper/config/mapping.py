@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wrapper.config.capture import CaptureConfig, parse_capture
 from wrapper.config.located import Located, Problems, section, typed, unknown_keys
 from wrapper.config.protection import ResourceCacheConfig, parse_resource_cache
 from wrapper.config.web import CorsConfig, parse_cors, parse_public_url
@@ -24,7 +25,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^v[0-9]+$")
 _RESOURCE_KEYS = {
     "table", "schema", "source", "key", "fields", "relations", "description", "scopes",
-    "cache", "rows",
+    "cache", "rows", "events",
 }  # fmt: skip
 
 
@@ -88,6 +89,7 @@ class ResourceConfig:
     cache: ResourceCacheConfig | None = None
     source: str | None = None  # the source it reads; None: the only one
     rows: ThroughRuleConfig | None = None
+    events: CaptureConfig | None = None  # how its changes are captured; None: no events
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ def _resource(
         cache=parse_resource_cache(body, path, problems),
         source=typed(body, "source", str, path, problems),
         rows=_through_rule(body, path, problems),
+        events=parse_capture(body, path, problems),
     )
 
 

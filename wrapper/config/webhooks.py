@@ -1,4 +1,5 @@
-"""The `webhooks:` section: what the subscriptions API (`/vN/webhooks`) allows.
+"""The `webhooks:` section: what the subscriptions API (`/vN/webhooks`) allows, and
+how the worker delivers events.
 
 Shape (every key optional)::
 
@@ -10,16 +11,27 @@ Shape (every key optional)::
       secret_overlap: 86400       # seconds a rotated secret keeps signing (default 1 day)
       max_secret_overlap: 604800  # the most a caller may ask for (default 7 days)
       max_subscriptions: 100      # per owner and version
+      timeout: 15s                # the worker: per attempt (connect, send, each read)
+      concurrency: 32             # the worker: requests in flight
+      retry: [5s, 5m, 30m, 2h, 5h, 10h, 10h]  # the worker: pauses after failed attempts
+
+Without the section nothing private is reachable and the defaults of
+`wrapper.events.delivery.DeliveryConfig` apply to delivery.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wrapper.config.capture import duration
 from wrapper.config.located import Located, Problems, section, typed, unknown_keys
 from wrapper.events.ssrf import TargetPolicy
 
 DAY = 86400.0
+_KEYS = {
+    "allow", "secret_overlap", "max_secret_overlap", "max_subscriptions",
+    "timeout", "concurrency", "retry",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,9 @@ class WebhooksConfig:
     secret_overlap: float = DAY
     max_secret_overlap: float = 7 * DAY
     max_subscriptions: int = 100
+    timeout: float | None = None  # None: the delivery default
+    concurrency: int | None = None
+    retry: tuple[float, ...] | None = None
 
     @property
     def policy(self) -> TargetPolicy:
@@ -38,10 +53,7 @@ def parse_webhooks(raw: Located, problems: Problems) -> WebhooksConfig:
     node = section(raw, "webhooks", problems)
     if node is None:
         return WebhooksConfig()
-    unknown_keys(
-        node, {"allow", "secret_overlap", "max_secret_overlap", "max_subscriptions"},
-        "webhooks", problems,
-    )  # fmt: skip
+    unknown_keys(node, _KEYS, "webhooks", problems)
     defaults = WebhooksConfig()
     allow = node.get("allow", [])
     if isinstance(allow, str):
@@ -69,4 +81,28 @@ def parse_webhooks(raw: Located, problems: Problems) -> WebhooksConfig:
         float(numbers["secret_overlap"]),
         float(numbers["max_secret_overlap"]),
         int(numbers["max_subscriptions"]),
+        *_delivery(node, problems),
     )
+
+
+def _delivery(
+    node: Located, problems: Problems
+) -> tuple[float | None, int | None, tuple[float, ...] | None]:
+    """The worker's settings: timeout, concurrency, retry schedule."""
+    timeout = None
+    if "timeout" in node:
+        timeout = duration(node["timeout"])
+        if not timeout:
+            problems.at(node, "timeout", "webhooks.timeout", "a positive duration such as 15s")
+    concurrency = typed(node, "concurrency", int, "webhooks", problems)
+    if concurrency is not None and concurrency < 1:
+        problems.at(node, "concurrency", "webhooks.concurrency", "at least 1")
+    retry = None
+    if "retry" in node:
+        items = node["retry"]
+        pauses = [duration(p) for p in items] if isinstance(items, list) else [None]
+        if None in pauses:
+            problems.at(node, "retry", "webhooks.retry", "a list of durations such as [5s, 5m]")
+        else:
+            retry = tuple(p for p in pauses if p is not None)
+    return timeout, concurrency, retry

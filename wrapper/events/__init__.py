@@ -12,4 +12,7 @@
 - `retry`: the retry schedule and when an endpoint is disabled.
 - `delivery`: the engine that sends due deliveries.
 - `errors`: the package's exceptions.
+- `capture/`: finding the changes of legacy tables (watermarks, range checksums).
+- `worker`: capture, dispatch and delivery loops; `status`: lag and backlog;
+  `commands`: `legacy-wrapper worker` and `legacy-wrapper events status`.
 """

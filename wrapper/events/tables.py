@@ -181,6 +181,8 @@ def connect(url: str, **engine_options: Any) -> sa.Engine:
     transaction that writes starts with its write, so it never has to upgrade
     a read snapshot.
     """
+    import wrapper.events.capture.tables  # noqa: F401  (capture's tables join the metadata)
+
     if url in ("sqlite://", "sqlite:///:memory:"):  # one database shared by every thread
         engine_options.setdefault("poolclass", sa.StaticPool)
         engine_options.setdefault("connect_args", {"check_same_thread": False})

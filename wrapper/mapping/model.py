@@ -13,6 +13,7 @@ from typing import Any
 
 from legacy_adapters.base import Schema, TableInfo, TableRef
 from wrapper.config import (
+    CaptureConfig,
     Config,
     ConfigError,
     ResourceCacheConfig,
@@ -67,6 +68,7 @@ class Resource:
     cache: ResourceCacheConfig | None = None
     through: ThroughRule | None = None  # rows visible where a related row is
     hidden: frozenset[str] = frozenset()  # what this view leaves out of the resource
+    events: CaptureConfig | None = None  # how its changes are captured (the first version's)
     by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -158,6 +160,7 @@ def build_mapping(config: Config, schemas: MappingOf[str, Schema]) -> Mapping:
     every problem."""
     problems: list[str] = []
     versions = {v.name: _version(config, v, schemas, problems) for v in config.versions}
+    _share_capture(config, versions, problems)
     if problems:
         raise ConfigError(problems)
     return Mapping(versions)
@@ -315,7 +318,67 @@ def _resource(
         description=rc.description,
         scopes=dict(rc.scopes),
         cache=rc.cache,
+        events=_capture(config, path, rc, table, key, problems),
     )
+
+
+# Legacy types a watermark can be compared and moved back by an overlap.
+WATERMARK_TYPES = frozenset({"datetime", "date", "int", "decimal", "float"})
+
+
+def _capture(
+    config: Config,
+    path: str,
+    rc: ResourceConfig,
+    table: TableInfo,
+    key: tuple[str, ...],
+    problems: list[str],
+) -> CaptureConfig | None:
+    events = rc.events
+    if events is None:
+        return None
+    where = f"{config.filename}:{events.line}: {path}.events"
+    if not key:
+        problems.append(f"{where}: events need a key to name the changed row; declare `key`")
+    if events.column is None:
+        return events
+    column = table.column(events.column)
+    if column is None:
+        known = ", ".join(c.name for c in table.columns)
+        problems.append(
+            f"{where}.column: column {events.column!r} not found in {table.ref} (columns: {known})"
+        )
+    elif column.python_type not in WATERMARK_TYPES:
+        problems.append(
+            f"{where}.column: {events.column} holds {column.type} values; {events.mode} "
+            "capture needs a timestamp, a date or a number"
+        )
+    return events
+
+
+def _share_capture(
+    config: Config, versions: MappingOf[str, VersionMapping], problems: list[str]
+) -> None:
+    """Changes of a resource are captured once for every version that serves it:
+    versions that declare `events` for it must read the same table the same way."""
+    first: dict[str, Resource] = {}
+    for version in versions.values():
+        for res in version.resources.values():
+            if res.events is None:
+                continue
+            seen = first.setdefault(res.name, res)
+            same = (seen.source, seen.table) == (res.source, res.table)
+            if not same or _declared(seen) != _declared(res):
+                problems.append(
+                    f"{config.filename}:{res.events.line}: versions.{version.name}.resources."
+                    f"{res.name}.events: {seen.version} declares {res.name} events differently "
+                    "(or over another table); declare them once, the same in every version"
+                )
+
+
+def _declared(res: Resource) -> tuple[object, ...]:
+    e = res.events
+    return (e.mode, e.column, e.overlap, e.interval) if e else ()
 
 
 def _key(

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from legacy_adapters.base import Capabilities
+from legacy_adapters.base import RANGE_CHECKSUMS, Capabilities
 from legacy_adapters.sql import timeouts
 from legacy_adapters.sql.keyset import NullOrder
 
@@ -44,12 +44,24 @@ class Backend:
     unknown_types: tuple[str, ...] = ()
 
     def capabilities(self, read_only: bool) -> Capabilities:
+        extra = frozenset({RANGE_CHECKSUMS}) if self.checksums else frozenset()
         return Capabilities(
             count_estimate=self.count_estimate,
             schemas=self.schemas,
             read_only_enforced=read_only,
             nulls_sort="least" if self.nulls == "least" else "greatest",
+            extra=extra,
         )
+
+    checksums = False  # row_hash and hash_sum are implemented: range checksums
+
+    def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
+        """A row's hash computed by the database: an integer below 2**60."""
+        raise NotImplementedError
+
+    def hash_sum(self, hashes: sa.ColumnElement[int]) -> sa.ColumnElement[Any]:
+        """The exact sum of row hashes (an integer, a decimal or its text)."""
+        return sa.func.sum(hashes)
 
     def settings(
         self,
@@ -100,6 +112,19 @@ class Backend:
     def estimate(self, conn: Connection, sql: str, params: Any) -> int | None:
         """The planner's row estimate for a compiled statement; None: cannot."""
         return None
+
+
+def row_text(columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[str]:
+    """The columns as one text, a NULL told apart from every value: each column
+    is `v<value as text>` or empty, joined by the unit separator (0x1F)."""
+    parts = [
+        sa.func.coalesce(_text("'v'").concat(sa.cast(c, sa.Text)), _text("''")) for c in columns
+    ]
+    return sa.func.concat_ws(_text("'\x1f'"), *parts, type_=sa.Text)
+
+
+def _text(sql: str) -> sa.ColumnElement[str]:
+    return sa.literal_column(sql, sa.Text)
 
 
 def backend_for(url: URL) -> Backend:

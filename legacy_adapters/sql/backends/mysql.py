@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from legacy_adapters.sql.backends import Backend
+from legacy_adapters.sql.backends import Backend, row_text
 
 _STATEMENT_TIMEOUTS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 # client: cannot connect, server gone, lost during query, too many connections,
@@ -34,6 +34,13 @@ class MySQL(Backend):
         if isinstance(col.type, sa.String | sa.Enum):
             return sa.type_coerce(sa.cast(col, sa.LargeBinary), col.type)
         return col
+
+    checksums = True
+
+    def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
+        """The first 60 bits of the MD5 of the row's text (SUM() of them is a DECIMAL)."""
+        digest = sa.func.substring(sa.func.md5(row_text(columns)), 1, 15)
+        return sa.cast(sa.func.conv(digest, 16, 10), sa.BigInteger)
 
     def install(self, engine: Engine, *, read_only: bool, statement_timeout: float | None) -> None:
         @event.listens_for(engine, "connect")

@@ -7,10 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.engine import URL, Connection, Engine
 
 from legacy_adapters.sql import timeouts
-from legacy_adapters.sql.backends import Backend, EngineSettings
+from legacy_adapters.sql.backends import Backend, EngineSettings, row_text
 
 _QUERY_CANCELED = "57014"  # statement_timeout
 # connection exceptions (08...), shutdowns (57P01-03), too many connections,
@@ -44,6 +45,14 @@ class PostgreSQL(Backend):
     def hidden_tables(self, conn: Connection, schema: str | None) -> set[str]:
         """Partitions of a partitioned table: its rows are read through the parent."""
         return set(conn.execute(_PARTITIONS, {"schema": schema}).scalars())
+
+    checksums = True
+
+    def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
+        """The first 60 bits of the MD5 of the row's text (sum() of bigint is numeric)."""
+        digest = sa.func.substr(sa.func.md5(row_text(columns)), 1, 15, type_=sa.Text)
+        bits = sa.cast(sa.literal_column("'x'", sa.Text).concat(digest), BIT(60))
+        return sa.cast(bits, sa.BigInteger)
 
     def settings(
         self,
