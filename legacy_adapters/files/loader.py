@@ -43,7 +43,13 @@ from typing import Literal
 import sqlalchemy as sa
 
 from legacy_adapters.files import storage
-from legacy_adapters.files.records import FileFormatError, RecordError, RecordReader
+from legacy_adapters.files.records import (
+    FileFormatError,
+    RecordError,
+    RecordReader,
+    StorageRun,
+    storage_items,
+)
 
 Policy = Literal["reject", "quarantine"]
 BATCH_ROWS = 5000
@@ -130,7 +136,7 @@ def load(
     run = _Run(temp, reader, table, key, policy, max_errors, batch_rows)
     try:
         try:
-            for item in reader:
+            for item in storage_items(reader, key):
                 run.take(item)
                 if run.refused(max_rejected):
                     break
@@ -207,7 +213,7 @@ class _Run:
         self.quarantine = storage.quarantine_table(self.metadata)
         self.report_table = storage.report_table(self.metadata)
         self.adapt = storage.row_adapter(columns, key)
-        self.insert = storage.insert_sql(self.data)
+        self.insert = storage.data_insert_sql(self.data, columns)
         self.batch: list[tuple] = []
         self.batch_records: list[int] = []
         self.db: sqlite3.Connection | None = sqlite3.connect(temp, isolation_level=None)
@@ -223,6 +229,14 @@ class _Run:
     # ------------------------------------------------------------------ records
 
     def take(self, item: object) -> None:
+        if type(item) is StorageRun:  # already what the insert binds
+            start = self.record + 1
+            self.record += len(item)
+            self.batch += item
+            self.batch_records += range(start, self.record + 1)
+            if len(self.batch) >= self.batch_rows:
+                self.flush()
+            return
         if type(item) is list:
             start = self.record + 1
             self.record += len(item)

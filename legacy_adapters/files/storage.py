@@ -119,6 +119,21 @@ def insert_sql(table: sa.Table) -> str:
     return str(sa.insert(table).compile(dialect=DIALECT))
 
 
+def data_insert_sql(table: sa.Table, columns: Sequence[Column]) -> str:
+    """The insert of decoded rows: an empty text in a typed nullable column is NULL.
+
+    Adapted values are never empty texts there; a `StorageRun` row has `""`
+    for an absent number or date.
+    """
+    values = {}
+    for column in columns:
+        value: Any = sa.bindparam(column.name)
+        if column.nullable and column.type not in ("text", "char", "bytes"):
+            value = sa.func.nullif(value, sa.literal_column("''"))
+        values[column.name] = value
+    return str(sa.insert(table).values(values).compile(dialect=DIALECT))
+
+
 def _decimal(name: str) -> Callable[[Decimal | None], Any]:
     def store(value: Decimal | None) -> Any:
         if value is None:
