@@ -1,0 +1,114 @@
+"""Plain CSV chunks load as validated text: the same table as the general path, errors located."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from legacy_adapters.files import csv_reader
+from legacy_adapters.files.csv_reader import CsvReader
+from legacy_adapters.files.loader import LoadRejected, load
+from legacy_adapters.files.records import RecordError, StorageRun, storage_items
+
+TYPES = {"N": "integer", "D": "decimal(18,2)", "W": "date", "R": "decimal(7,4)"}
+VALUES = [
+    # name, integer, decimal, date, decimal(7,4)
+    ("a", "0", "0.00", "2024-02-29", "0.0001"),
+    ("b", "-0", "-0.00", "", "-123.4567"),
+    ("c", "0042", "007.50", "1999-12-31", ""),
+    ("d", "-999999999999999999", "9999999999999.99", "2000-01-01", "-0.5"),
+    ("e", "999999999999999999", "-9999999999999.99", "2024-01-01", "12"),
+    ("f", "", "", "", ""),
+    ("g", "17", "1234567890123456", "2024-01-02", "1.2"),  # 16 digits: not plain
+    ("h", "+5", " 7.25 ", "2024-01-03", "+0.1"),  # accepted, not plain
+]
+
+
+def write(tmp_path: Path, lines: list[str], name: str = "t.csv", end: str = "\n") -> Path:
+    path = tmp_path / name
+    path.write_bytes((end.join(lines) + end).encode("cp1252"))
+    return path
+
+
+def table(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT K, N, typeof(N), D, typeof(D), W, typeof(W), R, typeof(R) FROM t ORDER BY K"
+        ).fetchall()
+
+
+def runs(reader: CsvReader, key: list[str]) -> int:
+    return sum(type(item) is StorageRun for item in storage_items(reader, key))
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_plain_text_stores_exactly_what_the_converters_store(tmp_path, monkeypatch, end):
+    monkeypatch.setattr(csv_reader, "CHUNK_BYTES", 64)  # rows g and h are in other chunks
+    lines = ["K,N,D,W,R", *(",".join(v) for v in VALUES)]
+    plain = write(tmp_path, lines, "plain.csv", end)
+    # A quoted field makes the whole file go through the csv module and the converters.
+    quoted = write(tmp_path, [lines[0], '"a"' + lines[1][1:], *lines[2:]], "quoted.csv", end)
+    assert runs(CsvReader(plain, types=TYPES), ["K"]) >= 2
+    assert runs(CsvReader(quoted, types=TYPES), ["K"]) == 0
+    load(CsvReader(plain, types=TYPES), tmp_path / "plain.db", table="t", key=["K"])
+    load(CsvReader(quoted, types=TYPES), tmp_path / "quoted.db", table="t", key=["K"])
+    loaded = table(tmp_path / "plain.db")
+    assert loaded == table(tmp_path / "quoted.db")
+    assert loaded[1] == ("b", 0, "integer", 0, "integer", None, "null", -123.4567, "real")
+    assert loaded[2][1:6] == (42, "integer", 7.5, "real", "1999-12-31")
+    assert loaded[3][1:4] == (-999999999999999999, "integer", 9999999999999.99)
+    assert loaded[5] == ("f", None, "null", None, "null", None, "null", None, "null")
+    assert loaded[6][3:5] == (1234567890123456, "integer")
+
+
+def test_a_bad_chunk_is_read_alone_and_later_chunks_stay_plain(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_reader, "CHUNK_BYTES", 64)
+    lines = ["ID,V,T"] + [f"{i},{i}.5,x{i}" for i in range(1, 300)]
+    lines[40] = "40,4O.5,x40"  # a letter O
+    lines[41] = ""
+    lines[120] = "120,1.25,x120,extra"
+    lines[200] = '200,2.5,"quoted, with a comma"'
+    lines[250] = "250,,x250"
+    path = write(tmp_path, lines, end="\r\n")
+    data = path.read_bytes()
+    reader = CsvReader(path, types={"ID": "integer", "V": "decimal(9,2)"})
+    items = list(storage_items(reader, ["ID"]))
+    assert any(type(item) is StorageRun for item in items[:3])
+    assert any(type(item) is StorageRun for item in items[5:])
+    records = [
+        row for item in items for row in (item if type(item) in (list, StorageRun) else [item])
+    ]
+    assert len(records) == 299
+    errors = [r for r in records if isinstance(r, RecordError)]
+    assert [(e.record, e.line, e.field, e.raw) for e in errors] == [
+        (40, 41, "V", b"40,4O.5,x40"),
+        (41, 42, None, b""),
+        (120, 121, None, b"120,1.25,x120,extra"),
+    ]
+    assert errors[1].message == "blank line"
+    for error in errors:
+        assert data[error.offset :].startswith(error.raw)
+    assert records[199] == (200, Decimal("2.5"), "quoted, with a comma")
+    assert records[249] == (250, None, "x250")
+
+
+def test_keys_without_a_value_and_duplicates_are_located_on_the_plain_path(tmp_path):
+    lines = ["ID,NAME"] + [f"{i},n{i}" for i in range(1, 100)] + [",nobody", "7,again"]
+    path = write(tmp_path, lines)
+    with pytest.raises(LoadRejected) as info:
+        load(CsvReader(path, types={"ID": "integer"}), tmp_path / "k.db", key=["ID"])
+    errors = info.value.report.errors
+    assert [(e.record, e.line, e.field) for e in errors] == [(100, 101, "ID"), (101, 102, "ID")]
+    assert errors[0].message == "key column ID has no value"
+    assert "duplicate key (ID=7)" in errors[1].message
+
+
+def test_impossible_dates_are_not_plain_and_are_named(tmp_path):
+    path = write(tmp_path, ["ID,W", "1,2024-02-29", "2,2023-02-29", "3,2023-03-01"])
+    with pytest.raises(LoadRejected) as info:
+        load(CsvReader(path, types={"W": "date"}), tmp_path / "d.db", key=["ID"])
+    [error] = info.value.report.errors
+    assert (error.record, error.field, error.raw) == (2, "W", b"2,2023-02-29")
