@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import date
+from itertools import islice
 
 from legacy_adapters.files.layout import MAX_INTEGER_DIGITS
 from legacy_adapters.files.records import Column, StorageRun
@@ -43,6 +44,7 @@ class PlainText:
         line = delim.join(fields)
         # Possessive quantifiers: a plain line is never re-read another way.
         self.pattern = re.compile(f"(?:{line}\n)*+(?:{line})?+")
+        self.width = len(columns)
         self.dates = [i for i, c in enumerate(columns) if c.type == "date"]
 
     @classmethod
@@ -71,13 +73,13 @@ class PlainText:
             text = text.replace("\r\n", "\n")
         if any(c in text for c in self.specials) or not self.pattern.fullmatch(text):
             return None
-        lines = text.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        delimiter = self.delimiter
+        if text.endswith("\n"):
+            text = text[:-1]
+        # Every line has exactly `width` fields: split once, regroup by `width`.
+        fields = text.replace("\n", self.delimiter).split(self.delimiter)
+        rows = zip(*[iter(fields)] * self.width, strict=False)
         runs = []
-        for start in range(0, len(lines), size):
-            run = StorageRun(line.split(delimiter) for line in lines[start : start + size])
+        while run := StorageRun(islice(rows, size)):
             if self.dates and not self._dates_valid(run):
                 return None
             runs.append(run)
