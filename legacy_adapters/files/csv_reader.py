@@ -1,9 +1,10 @@
 """CSV exports: declared encoding, delimiter and quoting; header row or declared columns.
 
-The file is read in 1 MiB chunks, cut at line ends and transcoded in Python
+The file is read in 256 KiB chunks, cut at line ends and transcoded in Python
 (`cp1252`, `latin-1`, `utf-8` with or without a byte order mark, or any Python
 codec where a newline is the byte 0x0A), then parsed by the standard `csv`
-module. Column types are declared (`types={"QTY": "integer", "AMT":
+module; for the loader (`storage_items`), chunks of plain text are checked
+and split without it (`csv_plain`). Column types are declared (`types={"QTY": "integer", "AMT":
 "decimal(9,2)"}`) or inferred from the first `sample` records (see
 `csv_types`); an inferred type binds the whole file.
 
@@ -30,7 +31,7 @@ from typing import Any, Literal
 from legacy_adapters.files import csv_plain, csv_types
 from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row, StorageRun
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18
 BATCH_ROWS = 2000
 BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")
