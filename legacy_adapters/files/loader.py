@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +45,7 @@ import sqlalchemy as sa
 
 from legacy_adapters.files import storage
 from legacy_adapters.files.records import (
+    Column,
     FileFormatError,
     RecordError,
     RecordReader,
@@ -53,6 +55,8 @@ from legacy_adapters.files.records import (
 
 Policy = Literal["reject", "quarantine"]
 BATCH_ROWS = 5000
+GROUP_ROWS = 50  # rows an INSERT statement carries (fewer statements, same binding)
+MAX_VARIABLES = 999  # bound values a statement may carry on any SQLite build
 
 
 @dataclass(frozen=True)
@@ -271,11 +275,36 @@ class _Run:
             raise TypeError(f"a reader yielded {type(item).__name__}")
 
     def flush(self) -> None:
+        """Insert the batch: `GROUP_ROWS` rows a statement, or row by row if some row is refused.
+
+        The grouped statements ignore refused rows (`OR IGNORE`), so that none
+        stops half-way; if fewer rows went in than were sent, the batch's rows
+        (those past the table's last rowid before it) are deleted and the batch
+        is inserted again row by row, which names each refused record.
+        """
         if not self.batch:
             return
-        assert self.db is not None
+        db = self.db
+        assert db is not None
         batch, records = self.batch, self.batch_records
         self.batch, self.batch_records = [], []
+        last = db.execute(self.last_rowid).fetchone()[0] or 0
+        before = db.total_changes
+        grouped = len(batch) - len(batch) % self.group_rows
+        flat = list(chain.from_iterable(batch[:grouped]))
+        step = self.group_rows * len(self.columns)
+        for start in range(0, len(flat), step):
+            db.execute(self.insert_group, flat[start : start + step])
+        db.executemany(self.insert_ignore, batch[grouped:])
+        if db.total_changes - before == len(batch):
+            self.loaded += len(batch)
+            return
+        db.execute(self.delete_after, (last,))
+        self.insert_each(batch, records)
+
+    def insert_each(self, batch: list[tuple], records: list[int]) -> None:
+        """Row by row: a refused row (a duplicate key) is a located bad record."""
+        assert self.db is not None
         pos = 0
         while pos < len(batch):
             before = self.db.total_changes
@@ -288,9 +317,9 @@ class _Run:
                 self.loaded += done
                 failed = pos + done
                 values = ", ".join(
-                    f"{c}={batch[failed][i]!r}"
-                    for i, c in enumerate(self.data.c.keys())
-                    if c in self.key
+                    f"{c.name}={_shown(batch[failed][i], c)}"
+                    for i, c in enumerate(self.columns)
+                    if c.name in self.key
                 )
                 self.bad_row(
                     records[failed],
@@ -375,6 +404,11 @@ class _Run:
             with contextlib.suppress(sqlite3.Error):
                 self.db.close()
             self.db = None
+
+
+def _shown(value: object, column: Column) -> str:
+    """A key value in a message: numbers bare (a plain CSV field is still text), text quoted."""
+    return str(value) if column.type in ("integer", "decimal", "float") else repr(value)
 
 
 def loaded_report(target: str | Path) -> dict[str, object] | None:

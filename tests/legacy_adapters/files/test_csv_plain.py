@@ -112,3 +112,36 @@ def test_impossible_dates_are_not_plain_and_are_named(tmp_path):
         load(CsvReader(path, types={"W": "date"}), tmp_path / "d.db", key=["ID"])
     [error] = info.value.report.errors
     assert (error.record, error.field, error.raw) == (2, "W", b"2,2023-02-29")
+
+
+def test_duplicates_in_grouped_inserts_are_found_row_by_row(tmp_path):
+    lines = ["ID,NAME"] + [f"{i},n{i}" for i in range(1, 1001)]
+    lines[300] = "299,again"  # in the same group of rows as record 299
+    lines[900] = "5,later"  # in a later batch
+    path = write(tmp_path, lines)
+    target = tmp_path / "d.db"
+    report = load(
+        CsvReader(path, types={"ID": "integer"}),
+        target,
+        table="t",
+        key=["ID"],
+        policy="quarantine",
+        batch_rows=200,
+    )
+    assert (report.rows_loaded, report.records_rejected) == (998, 2)
+    assert [(e.record, e.line, e.field) for e in report.errors] == [
+        (300, 301, "ID"),
+        (900, 901, "ID"),
+    ]
+    assert "duplicate key (ID=299)" in report.errors[0].message
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT count(*), max(ID) FROM t").fetchone() == (998, 1000)
+        assert conn.execute("SELECT NAME FROM t WHERE ID IN (5, 299) ORDER BY ID").fetchall() == [
+            ("n5",),
+            ("n299",),
+        ]
+        assert conn.execute("SELECT record FROM lw_quarantine ORDER BY record").fetchall() == [
+            (300,),
+            (900,),
+        ]
+        assert conn.execute("SELECT count(*) FROM t WHERE ID = 301").fetchone() == (1,)
