@@ -217,7 +217,16 @@ class _Run:
         self.quarantine = storage.quarantine_table(self.metadata)
         self.report_table = storage.report_table(self.metadata)
         self.adapt = storage.row_adapter(columns, key)
+        self.columns = columns
         self.insert = storage.data_insert_sql(self.data, columns)
+        self.insert_ignore = storage.data_insert_sql(self.data, columns, ignore=True)
+        self.group_rows = max(1, min(GROUP_ROWS, MAX_VARIABLES // len(columns)))
+        self.insert_group = storage.data_insert_sql(
+            self.data, columns, ignore=True, rows=self.group_rows
+        )
+        rowid = sa.column("rowid")
+        self.last_rowid = storage.ddl(sa.select(sa.func.max(rowid)).select_from(self.data))
+        self.delete_after = storage.ddl(sa.delete(self.data).where(rowid > sa.bindparam("last")))
         self.batch: list[tuple] = []
         self.batch_records: list[int] = []
         self.db: sqlite3.Connection | None = sqlite3.connect(temp, isolation_level=None)
