@@ -145,3 +145,38 @@ def test_duplicates_in_grouped_inserts_are_found_row_by_row(tmp_path):
             (900,),
         ]
         assert conn.execute("SELECT count(*) FROM t WHERE ID = 301").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"), [("cp1252", b""), ("latin-1", b""), ("utf-8-sig", b"\xef\xbb\xbf")]
+)
+def test_encodings_and_a_file_without_header_on_the_plain_path(tmp_path, encoding, bom):
+    text = "1,Müller €5,12.50\n2,Señor,\n3,x,7\n" if encoding != "latin-1" else "1,Müller,1\n"
+    path = tmp_path / "e.csv"
+    path.write_bytes(bom + text.encode(encoding.replace("-sig", "")))
+    reader = CsvReader(
+        path,
+        encoding=encoding,
+        header=False,
+        columns=["ID", "NAME", "AMT"],
+        types={"AMT": "decimal(9,2)"},
+    )
+    assert runs(reader, ["ID"]) == 1
+    load(reader, tmp_path / "e.db", table="t", key=["ID"])
+    with sqlite3.connect(tmp_path / "e.db") as conn:
+        loaded = conn.execute("SELECT ID, NAME, AMT FROM t ORDER BY ID").fetchall()
+    expected = [tuple(line.split(",")) for line in text.splitlines()]
+    assert [(str(i), n) for i, n, _ in loaded] == [(i, n) for i, n, _ in expected]
+    assert [a for *_, a in loaded] == [float(a) if a else None for *_, a in expected]
+
+
+def test_a_bad_record_after_a_headerless_plain_chunk_is_numbered_from_the_first_line(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(csv_reader, "CHUNK_BYTES", 8)  # "1,a\n2,b\n" is a chunk
+    path = write(tmp_path, ["1,a", "2,b", "3", "4,d"])
+    reader = CsvReader(path, header=False, columns=["ID", "V"], types={"ID": "integer"})
+    items = list(storage_items(reader, ["ID"]))
+    assert items[0] == StorageRun([("1", "a"), ("2", "b")])
+    [error] = [i for i in items if isinstance(i, RecordError)]
+    assert (error.record, error.line, error.offset, error.raw) == (3, 3, 8, b"3")
