@@ -227,7 +227,7 @@ class CsvReader:
         lines = _Lines(self._path, self.encoding, self._bom)
         record = line = 0
         blank: list[int] = []
-        quote = self._dialect["quotechar"]
+        spanning = (self._dialect["quotechar"] or "") + (self._dialect["escapechar"] or "")
         try:
             chunks = lines.chunks()
             for text, dirty in chunks:
@@ -246,8 +246,9 @@ class CsvReader:
                     blank.clear()
                     yield from runs
                 else:
-                    # Without quotes or lone CRs, each line of the chunk is a record.
-                    alone = not (quote and quote in text) and text.count("\r") == text.count("\r\n")
+                    # Without quotes, escapes or lone CRs, each line of the chunk is a record.
+                    lone_cr = text.count("\r") != text.count("\r\n")
+                    alone = not lone_cr and not any(c in text for c in spanning)
                     source = [(text, dirty)] if alone else itertools.chain([(text, dirty)], chunks)
                     rows = csv.reader(_lines_of(source), **self._dialect)
                     blank = yield from self._records(lines, rows, record, line, line, blank)

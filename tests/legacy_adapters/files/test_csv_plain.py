@@ -180,3 +180,21 @@ def test_a_bad_record_after_a_headerless_plain_chunk_is_numbered_from_the_first_
     assert items[0] == StorageRun([("1", "a"), ("2", "b")])
     [error] = [i for i in items if isinstance(i, RecordError)]
     assert (error.record, error.line, error.offset, error.raw) == (3, 3, 8, b"3")
+
+
+def test_an_escaped_line_end_across_chunks_stays_in_its_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_reader, "CHUNK_BYTES", 14)  # a chunk ends inside record 2
+    data = b"ID,V\n1,a\n2,b\\\nc\n3,x\n4,d\n5,e\n"  # record 2 spans two lines
+    path = tmp_path / "esc.csv"
+    path.write_bytes(data)
+    reader = CsvReader(path, escapechar="\\", quoting="none", types={"ID": "integer"})
+    records = [
+        r for i in storage_items(reader, ["ID"]) for r in (i if isinstance(i, list) else [i])
+    ]
+    assert [tuple(map(str, r[:2])) for r in records] == [
+        ("1", "a"),
+        ("2", "b\nc"),
+        ("3", "x"),
+        ("4", "d"),
+        ("5", "e"),
+    ]
