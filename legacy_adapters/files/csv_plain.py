@@ -78,10 +78,14 @@ class PlainText:
         # Every line has exactly `width` fields: split once, regroup by `width`.
         fields = text.replace("\n", self.delimiter).split(self.delimiter)
         rows = zip(*[iter(fields)] * self.width, strict=False)
+        d = self.delimiter
+        empty = f"{d}{d}" in text or f"\n{d}" in text or f"{d}\n" in text
+        empty = empty or text.startswith(d) or text.endswith(d)
         runs = []
         while run := StorageRun(islice(rows, size)):
             if self.dates and not self._dates_valid(run):
                 return None
+            run.empty = empty
             runs.append(run)
         return runs
 

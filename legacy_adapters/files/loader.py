@@ -219,11 +219,16 @@ class _Run:
         self.adapt = storage.row_adapter(columns, key)
         self.columns = columns
         self.insert = storage.data_insert_sql(self.data, columns)
-        self.insert_ignore = storage.data_insert_sql(self.data, columns, ignore=True)
         self.group_rows = max(1, min(GROUP_ROWS, MAX_VARIABLES // len(columns)))
-        self.insert_group = storage.data_insert_sql(
-            self.data, columns, ignore=True, rows=self.group_rows
-        )
+        # (grouped, single) OR IGNORE inserts, with or without looking for empty values
+        self.inserts = {
+            empty: tuple(
+                storage.data_insert_sql(self.data, columns, ignore=True, rows=n, empty=empty)
+                for n in (self.group_rows, 1)
+            )
+            for empty in (True, False)
+        }
+        self.batch_empty = False
         rowid = sa.column("rowid")
         self.last_rowid = storage.ddl(sa.select(sa.func.max(rowid)).select_from(self.data))
         self.delete_after = storage.ddl(sa.delete(self.data).where(rowid > sa.bindparam("last")))
@@ -243,6 +248,7 @@ class _Run:
 
     def take(self, item: object) -> None:
         if type(item) is StorageRun:  # already what the insert binds
+            self.batch_empty |= item.empty
             start = self.record + 1
             self.record += len(item)
             self.batch += item
@@ -296,15 +302,16 @@ class _Run:
         db = self.db
         assert db is not None
         batch, records = self.batch, self.batch_records
-        self.batch, self.batch_records = [], []
+        insert_group, insert_ignore = self.inserts[self.batch_empty]
+        self.batch, self.batch_records, self.batch_empty = [], [], False
         last = db.execute(self.last_rowid).fetchone()[0] or 0
         before = db.total_changes
         grouped = len(batch) - len(batch) % self.group_rows
         flat = list(chain.from_iterable(batch[:grouped]))
         step = self.group_rows * len(self.columns)
         for start in range(0, len(flat), step):
-            db.execute(self.insert_group, flat[start : start + step])
-        db.executemany(self.insert_ignore, batch[grouped:])
+            db.execute(insert_group, flat[start : start + step])
+        db.executemany(insert_ignore, batch[grouped:])
         if db.total_changes - before == len(batch):
             self.loaded += len(batch)
             return

@@ -121,7 +121,10 @@ class StorageRun(list):
     instance the text `12.50` for `Decimal("12.50")`, which the `NUMERIC`
     column's affinity turns into the same number, and `""` for an absent value
     of a typed column (the insert binds it as NULL). Key columns have a value.
+    `empty` False says that no value is `""` (the insert need not look).
     """
+
+    empty = True
 
 
 @runtime_checkable

@@ -120,19 +120,25 @@ def insert_sql(table: sa.Table) -> str:
 
 
 def data_insert_sql(
-    table: sa.Table, columns: Sequence[Column], *, ignore: bool = False, rows: int = 1
+    table: sa.Table,
+    columns: Sequence[Column],
+    *,
+    ignore: bool = False,
+    rows: int = 1,
+    empty: bool = True,
 ) -> str:
     """The insert of `rows` decoded rows: an empty text in a typed nullable column is NULL.
 
     Adapted values are never empty texts there; a `StorageRun` row has `""`
-    for an absent number or date. `ignore`: rows the table refuses are skipped.
+    for an absent number or date (`empty=False`: no value is `""`, bind as
+    is). `ignore`: rows the table refuses are skipped.
     """
     values = []
     for n in range(rows):
         row = {}
         for column in columns:
             value: Any = sa.bindparam(f"{column.name}_{n}")
-            if column.nullable and column.type not in ("text", "char", "bytes"):
+            if empty and column.nullable and column.type not in ("text", "char", "bytes"):
                 value = sa.func.nullif(value, sa.literal_column("''"))
             row[column.name] = value
         values.append(row)
