@@ -95,7 +95,7 @@ def test_a_bad_chunk_is_read_alone_and_later_chunks_stay_plain(tmp_path, monkeyp
     assert records[249] == (250, None, "x250")
 
 
-def test_keys_without_a_value_and_duplicates_are_located_on_the_plain_path(tmp_path):
+def test_keys_without_a_value_are_not_plain_and_are_located(tmp_path):
     lines = ["ID,NAME"] + [f"{i},n{i}" for i in range(1, 100)] + [",nobody", "7,again"]
     path = write(tmp_path, lines)
     with pytest.raises(LoadRejected) as info:
