@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import date
-from itertools import islice
 
 from legacy_adapters.files.layout import MAX_INTEGER_DIGITS
 from legacy_adapters.files.records import Column, StorageRun
@@ -75,24 +74,24 @@ class PlainText:
             return None
         if text.endswith("\n"):
             text = text[:-1]
-        # Every line has exactly `width` fields: split once, regroup by `width`.
+        # Every line has exactly `width` fields: split once, cut into runs of `size` records.
         fields = text.replace("\n", self.delimiter).split(self.delimiter)
-        rows = zip(*[iter(fields)] * self.width, strict=False)
         d = self.delimiter
         empty = f"{d}{d}" in text or f"\n{d}" in text or f"{d}\n" in text
         empty = empty or text.startswith(d) or text.endswith(d)
-        runs = []
-        while run := StorageRun(islice(rows, size)):
-            if self.dates and not self._dates_valid(run):
-                return None
-            run.empty = empty
-            runs.append(run)
+        step = size * self.width
+        runs = [
+            StorageRun(fields[start : start + step], self.width, empty)
+            for start in range(0, len(fields), step)
+        ]
+        if self.dates and not all(map(self._dates_valid, runs)):
+            return None
         return runs
 
     def _dates_valid(self, run: StorageRun) -> bool:
         try:
             for i in self.dates:
-                for value in [row[i] for row in run]:
+                for value in run.values[i :: self.width]:
                     if value:
                         date.fromisoformat(value)
         except ValueError:

@@ -372,9 +372,13 @@ class FixedWidthReader:
         }
         plain = fixed_plain.PlainRecords.of(layout, encoding, binary) if decoder._whole else None
 
+        width = len(layout.fields)
+
         def chunk_rows(records: list[bytes]) -> StorageRun:
             rows = plain.rows(records) if plain is not None else None
-            return StorageRun(rows if rows is not None else map(storing.decode, records))
+            if rows is None:
+                rows = map(storing.decode, records)
+            return StorageRun.of_rows(rows, width)
 
         return self._items(chunk_rows)
 

@@ -232,7 +232,7 @@ class _Run:
         rowid = sa.column("rowid")
         self.last_rowid = storage.ddl(sa.select(sa.func.max(rowid)).select_from(self.data))
         self.delete_after = storage.ddl(sa.delete(self.data).where(rowid > sa.bindparam("last")))
-        self.batch: list[tuple] = []
+        self.values: list[object] = []  # the batch's values, a record after the other
         self.batch_records: list[int] = []
         self.db: sqlite3.Connection | None = sqlite3.connect(temp, isolation_level=None)
         db = self.db
@@ -249,45 +249,42 @@ class _Run:
     def take(self, item: object) -> None:
         if type(item) is StorageRun:  # already what the insert binds
             self.batch_empty |= item.empty
-            start = self.record + 1
-            self.record += len(item)
-            self.batch += item
-            self.batch_records += range(start, self.record + 1)
-            if len(self.batch) >= self.batch_rows:
-                self.flush()
+            self.queue(item.values, len(item))
             return
         if type(item) is list:
-            start = self.record + 1
-            self.record += len(item)
             try:
                 rows = list(map(self.adapt, item))
             except storage.StorageError:
-                self.record = start - 1
                 for row in item:
                     self.take(row)
                 return
-            self.batch += rows
-            self.batch_records += range(start, self.record + 1)
-            if len(self.batch) >= self.batch_rows:
-                self.flush()
+            self.queue(list(chain.from_iterable(rows)), len(rows))
             return
-        self.record += 1
         if type(item) is tuple:
             try:
                 row = self.adapt(item)
             except storage.StorageError as exc:
+                self.record += 1
                 self.bad_row(self.record, exc.field, str(exc))
                 return
-            self.batch.append(row)
-            self.batch_records.append(self.record)
-            if len(self.batch) >= self.batch_rows:
-                self.flush()
-        elif item is None:
+            self.queue(row, 1)
+            return
+        self.record += 1
+        if item is None:
             self.skipped += 1
         elif isinstance(item, RecordError):
             self.bad(item)
         else:
             raise TypeError(f"a reader yielded {type(item).__name__}")
+
+    def queue(self, values: Sequence[object], count: int) -> None:
+        """Add `count` records' values (one after the other) to the batch."""
+        start = self.record + 1
+        self.record += count
+        self.values += values
+        self.batch_records += range(start, self.record + 1)
+        if len(self.batch_records) >= self.batch_rows:
+            self.flush()
 
     def flush(self) -> None:
         """Insert the batch: `GROUP_ROWS` rows a statement, or row by row if some row is refused.
@@ -297,26 +294,25 @@ class _Run:
         (those past the table's last rowid before it) are deleted and the batch
         is inserted again row by row, which names each refused record.
         """
-        if not self.batch:
+        if not self.batch_records:
             return
         db = self.db
         assert db is not None
-        batch, records = self.batch, self.batch_records
+        values, records, width = self.values, self.batch_records, len(self.columns)
         insert_group, insert_ignore = self.inserts[self.batch_empty]
-        self.batch, self.batch_records, self.batch_empty = [], [], False
+        self.values, self.batch_records, self.batch_empty = [], [], False
         last = db.execute(self.last_rowid).fetchone()[0] or 0
         before = db.total_changes
-        grouped = len(batch) - len(batch) % self.group_rows
-        flat = list(chain.from_iterable(batch[:grouped]))
-        step = self.group_rows * len(self.columns)
-        for start in range(0, len(flat), step):
-            db.execute(insert_group, flat[start : start + step])
-        db.executemany(insert_ignore, batch[grouped:])
-        if db.total_changes - before == len(batch):
-            self.loaded += len(batch)
+        grouped = (len(records) - len(records) % self.group_rows) * width
+        step = self.group_rows * width
+        for start in range(0, grouped, step):
+            db.execute(insert_group, values[start : start + step])
+        db.executemany(insert_ignore, _rows(values[grouped:], width))
+        if db.total_changes - before == len(records):
+            self.loaded += len(records)
             return
         db.execute(self.delete_after, (last,))
-        self.insert_each(batch, records)
+        self.insert_each(_rows(values, width), records)
 
     def insert_each(self, batch: list[tuple], records: list[int]) -> None:
         """Row by row: a refused row (a duplicate key) is a located bad record."""
@@ -420,6 +416,10 @@ class _Run:
             with contextlib.suppress(sqlite3.Error):
                 self.db.close()
             self.db = None
+
+
+def _rows(values: list[object], width: int) -> list[tuple]:
+    return list(zip(*[iter(values)] * width, strict=False))
 
 
 def _shown(value: object, column: Column) -> str:

@@ -23,8 +23,9 @@ Errors:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -113,18 +114,32 @@ class FileFormatError(Exception):
 Row = tuple[Any, ...]
 
 
-class StorageRun(list):
+class StorageRun:
     """Consecutive good records already in the form the loader binds (`Reader.storage_items`).
 
-    Each row holds, per column, a value that the loader's insert stores exactly
-    as it stores the adapted decoded value (`storage.row_adapter`): for
-    instance the text `12.50` for `Decimal("12.50")`, which the `NUMERIC`
+    `values` holds the records' values one after the other, `width` to a
+    record. Each is, per column, a value that the loader's insert stores
+    exactly as it stores the adapted decoded value (`storage.row_adapter`):
+    for instance the text `12.50` for `Decimal("12.50")`, which the `NUMERIC`
     column's affinity turns into the same number, and `""` for an absent value
     of a typed column (the insert binds it as NULL). Key columns have a value.
     `empty` False says that no value is `""` (the insert need not look).
     """
 
-    empty = True
+    __slots__ = ("empty", "values", "width")
+
+    def __init__(self, values: list[Any], width: int, empty: bool = True) -> None:
+        self.values, self.width, self.empty = values, width, empty
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[Sequence[Any]], width: int) -> StorageRun:
+        return cls(list(chain.from_iterable(rows)), width)
+
+    def __len__(self) -> int:
+        return len(self.values) // self.width
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*[iter(self.values)] * self.width, strict=False))
 
 
 @runtime_checkable
