@@ -383,8 +383,9 @@ class FixedWidthReader:
         return self._items(chunk_rows)
 
     def _items(
-        self, chunk_rows: Callable[[list[bytes]], list[Row]] | None = None
-    ) -> Iterator[Row | list[Row] | RecordError]:
+        self, chunk_rows: Callable[[list[bytes]], StorageRun] | None = None
+    ) -> Iterator[Row | list[Row] | RecordError | StorageRun]:
+        """The records; a chunk of good ones as `chunk_rows` makes it, else as a list."""
         decoder = self.decoder
         decode = decoder.decode
         name = str(self._path)

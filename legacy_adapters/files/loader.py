@@ -1,11 +1,12 @@
 """Load an export into an indexed SQLite file and swap it in atomically.
 
 `load(reader, target)` streams the reader's records into a new database file
-next to the live one (`<target>.loading.<pid>`), in `executemany` batches of
-`batch_rows` within one transaction (no journal: a failed load's file is simply
-deleted), creates the declared indexes after the rows are in, checks the result
-(row count, `PRAGMA quick_check`), makes it durable (fsync) and renames it onto
-`target` with `os.replace`. A connection opened before the swap keeps
+next to the live one (`<target>.loading.<pid>`), in batches of `batch_rows`
+records (inserted `GROUP_ROWS` to a statement) within one transaction (no
+journal: a failed load's file is simply deleted), creates the declared
+indexes after the rows are in, checks the result (row count, `PRAGMA
+quick_check`), makes it durable (fsync) and renames it onto `target` with
+`os.replace`. A connection opened before the swap keeps
 reading the previous file until it reconnects; a connection opened after it
 sees the complete new file. Nothing is ever written to the live file.
 
