@@ -1,6 +1,6 @@
 """Loading a legacy export: fixed-width EBCDIC with packed decimals, and the same data as CSV.
 
-    python -m bench.file_load [--records 1000000] [--only csv,fixed,duckdb,duckdb1]
+    python -m bench.file_load [--records 1000000] [--only csv,fixed,duckdb,duckdb1] [--heap]
 
 Generates (once, cached in bench/.data/) a fixed-width cp037 file described by
 the copybook below and a UTF-8 CSV of the same records, then measures, each in
@@ -14,7 +14,9 @@ a fresh process so that peak memory is its own:
 Prints records per second by elapsed time and by CPU time (the machine may be
 shared: CPU time is the steadier figure), the ratio to the ceiling and the peak
 resident memory (`ru_maxrss`) of each process, next to an idle interpreter with
-the same imports. Needs the `bench` extra (`pip install -e '.[bench]'`).
+the same imports. `--heap` loads the files once more with `tracemalloc` on and
+adds the peak of the Python heap (not timed: tracing slows the load down).
+Needs the `bench` extra (`pip install -e '.[bench]'`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 from bench.databases import DATA_DIR
@@ -115,7 +118,7 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_task(task: str, data: Path, records: int) -> dict:
+def run_task(task: str, data: Path, records: int, heap: bool = False) -> dict:
     """Runs in the child process."""
     from legacy_adapters.files import copybook
     from legacy_adapters.files.csv_reader import CsvReader
@@ -132,10 +135,15 @@ def run_task(task: str, data: Path, records: int) -> dict:
             )
         else:
             reader = CsvReader(data / f"accounts-{records}.csv", types=CSV_TYPES)
+        if heap:
+            tracemalloc.start()
         start, cpu = time.perf_counter(), _cpu()
         report = load(reader, target, table="ACCOUNTS", key=["ACCT-NO"], indexes=[["BRANCH"]])
         seconds, cpu = time.perf_counter() - start, _cpu() - cpu
         rows = report.rows_loaded
+        if heap:
+            target.unlink(missing_ok=True)
+            return {"heap_mb": tracemalloc.get_traced_memory()[1] / 2**20}
     else:
         import duckdb
 
@@ -161,11 +169,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--only", default="idle,fixed,csv,duckdb,duckdb1")
+    parser.add_argument("--heap", action="store_true", help="also the tracemalloc heap peak")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     if args.task:
-        print(json.dumps(run_task(args.task, DATA_DIR, args.records)))
+        print(json.dumps(run_task(args.task, DATA_DIR, args.records, args.heap)))
         return
     fixed = DATA_DIR / f"accounts-{args.records}.dat"
     csv = DATA_DIR / f"accounts-{args.records}.csv"
@@ -176,27 +185,15 @@ def main() -> None:
         f"{args.records:,} records: fixed-width {fixed.stat().st_size / 1e6:.0f} MB (cp037, "
         f"packed), CSV {csv.stat().st_size / 1e6:.0f} MB; {os.cpu_count()} cores\n"
     )
-    results = {}
-    for task in args.only.split(","):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.file_load",
-                "--task",
-                task,
-                "--records",
-                str(args.records),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        results[task] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = {task: _child(task, args.records) for task in args.only.split(",")}
+    if args.heap:
+        for task in ("fixed", "csv"):
+            if task in results:
+                results[task] |= _child(task, args.records, "--heap")
     ceiling = results.get("duckdb")
     print(
         f"{'loader':<34}{'wall s':>8}{'records/s':>11}{'of ceiling':>11}"
-        f"{'CPU s':>8}{'rec/CPU-s':>11}{'of ceiling':>11}{'peak RSS MB':>12}"
+        f"{'CPU s':>8}{'rec/CPU-s':>11}{'of ceiling':>11}{'peak RSS MB':>12}{'heap MB':>9}"
     )
     labels = {
         "idle": "interpreter + imports (baseline)",
@@ -217,8 +214,30 @@ def main() -> None:
         print(
             f"{labels[task]:<34}{r['seconds']:>8.2f}{rate:>11,.0f}{share:>11}"
             f"{r['cpu']:>8.2f}{cpu_rate:>11,.0f}{cpu_share:>11}{r['peak_mb']:>12.0f}"
+            + (f"{r['heap_mb']:>9.1f}" if "heap_mb" in r else "")
         )
     print("\nwall: elapsed time; CPU: user + system time of the process (all its threads)")
+    if args.heap:
+        print("heap: peak of the Python heap (tracemalloc), in a separate, untimed load")
+
+
+def _child(task: str, records: int, *extra: str) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.file_load",
+            "--task",
+            task,
+            "--records",
+            str(records),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """CSV exports: declared encoding, delimiter and quoting; header row or declared columns.
 
-The file is read in 1 MiB chunks, cut at line ends and transcoded in Python
+The file is read in 256 KiB chunks, cut at line ends and transcoded in Python
 (`cp1252`, `latin-1`, `utf-8` with or without a byte order mark, or any Python
 codec where a newline is the byte 0x0A), then parsed by the standard `csv`
-module. Column types are declared (`types={"QTY": "integer", "AMT":
+module; for the loader (`storage_items`), chunks of plain text are checked
+and split without it (`csv_plain`). Column types are declared (`types={"QTY": "integer", "AMT":
 "decimal(9,2)"}`) or inferred from the first `sample` records (see
 `csv_types`); an inferred type binds the whole file.
 
@@ -19,17 +20,18 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from legacy_adapters.files import csv_types
-from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row
+from legacy_adapters.files import csv_plain, csv_types
+from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row, StorageRun
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18
 BATCH_ROWS = 2000
 BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -101,7 +103,9 @@ class CsvReader:
     def _read_header(self, declared: Sequence[str] | None) -> list[str]:
         lines = _Lines(self._path, self.encoding, self._bom)
         try:
-            found = next(iter(self._rows(lines)), None)
+            rows = self._rows(lines)
+            found = next(rows, None)
+            self._header_lines = rows.line_num
         except csv.Error as exc:
             raise FileFormatError(str(self._path), f"cannot read the header row: {exc}") from None
         finally:
@@ -196,55 +200,121 @@ class CsvReader:
         Any other run is gone through row by row, and each error is located by
         a second, forward-only pass over the file (`locate`).
         """
-        convert = self._compile()
-        width = len(self._columns)
         lines = _Lines(self._path, self.encoding, self._bom)
-        rows = self._rows(lines)
-        record, last_line = 0, 0
-        blank: list[int] = []  # blank lines not yet known to be trailing
         try:
+            rows = self._rows(lines)
             if self.header:
                 next(rows, None)
-                last_line = rows.line_num
-            guarded = _guarded(rows, width)
-            while run := list(islice(guarded, BATCH_ROWS)):
-                start = record + 1
-                record += len(run)
-                first_line, last_line = last_line + 1, rows.line_num
-                if not blank and lines.dirty_last < first_line and set(map(len, run)) == {width}:
-                    yield from self._convert_run(run, start, convert)
-                    continue
-                good: list[list[str]] = []
-                for number, row in enumerate(run, start):
-                    problem = None
-                    if isinstance(row, _Failure):
-                        problem = (None, row.message)
-                    elif not row:
-                        blank.append(number)
-                        continue
-                    elif len(row) != width:
-                        problem = self._width_problem(row)
-                    elif lines.dirty_last >= first_line:
-                        problem = self._undecodable(row)
-                    if problem is None and not blank:
-                        if not good:
-                            good_start = number
-                        good.append(row)
-                        continue
-                    if good:
-                        yield from self._convert_run(good, good_start, convert)
-                        good = []
-                    for line in blank:
-                        yield self._located(line, None, "blank line")
-                    blank.clear()
-                    if problem is None:
-                        good_start, good = number, [row]
-                    else:
-                        yield self._located(number, *problem)
-                if good:
-                    yield from self._convert_run(good, good_start, convert)
+            yield from self._records(lines, rows, 0, 0, rows.line_num, [])
         finally:
             lines.close()
+
+    def storage_items(
+        self, required: Collection[str] = ()
+    ) -> Iterator[Row | list[Row] | RecordError | StorageRun]:
+        """The records as for loading: plain chunks of the file come as `StorageRun`s.
+
+        Chunks are checked by `csv_plain`; one that is not plain is read the
+        general way: by itself when it holds no quote character (each of its
+        lines is then one record), else together with the rest of the file (a
+        quoted field may span lines).
+        """
+        plain = csv_plain.PlainText.of(self._columns, self._dialect, self.decimal_point, required)
+        skip = self._header_lines if self.header else 0
+        if plain is None:
+            yield from self
+            return
+        lines = _Lines(self._path, self.encoding, self._bom)
+        record = line = 0
+        blank: list[int] = []
+        spanning = (self._dialect["quotechar"] or "") + (self._dialect["escapechar"] or "")
+        try:
+            chunks = lines.chunks()
+            for text, dirty in chunks:
+                if skip:
+                    rest = _drop_lines(text, skip)
+                    if rest is None:  # a header of many lines, or with a lone CR
+                        yield from self
+                        return
+                    text, line, skip = rest, skip, 0
+                if not text:
+                    continue
+                runs = None if dirty else plain.runs(text, BATCH_ROWS)
+                if runs is not None:
+                    for number in blank:
+                        yield self._located(number, None, "blank line")
+                    blank.clear()
+                    yield from runs
+                else:
+                    # Without quotes, escapes or lone CRs, each line of the chunk is a record.
+                    lone_cr = text.count("\r") != text.count("\r\n")
+                    alone = not lone_cr and not any(c in text for c in spanning)
+                    source = [(text, dirty)] if alone else itertools.chain([(text, dirty)], chunks)
+                    rows = csv.reader(_lines_of(source), **self._dialect)
+                    blank = yield from self._records(lines, rows, record, line, line, blank)
+                    if not alone:
+                        return
+                count = text.count("\n") + (not text.endswith("\n"))
+                record += count
+                line += count
+        finally:
+            lines.close()
+
+    def _records(
+        self,
+        lines: _Lines,
+        rows: Any,
+        record: int,
+        line_base: int,
+        last_line: int,
+        blank: list[int],
+    ) -> Generator[Row | list[Row] | RecordError, None, list[int]]:
+        """The records `rows` (a csv reader) reads, numbered on from `record`.
+
+        Its line numbers count from `line_base`; `last_line` is the line where
+        the previous record ends; `blank` holds blank lines (by record number)
+        not yet known to be trailing, and so does the list returned.
+        """
+        convert = self._compile()
+        width = len(self._columns)
+        guarded = _guarded(rows, width)
+        while run := list(islice(guarded, BATCH_ROWS)):
+            start = record + 1
+            record += len(run)
+            first_line, last_line = last_line + 1, line_base + rows.line_num
+            if not blank and lines.dirty_last < first_line and set(map(len, run)) == {width}:
+                yield from self._convert_run(run, start, convert)
+                continue
+            good: list[list[str]] = []
+            for number, row in enumerate(run, start):
+                problem = None
+                if isinstance(row, _Failure):
+                    problem = (None, row.message)
+                elif not row:
+                    blank.append(number)
+                    continue
+                elif len(row) != width:
+                    problem = self._width_problem(row)
+                elif lines.dirty_last >= first_line:
+                    problem = self._undecodable(row)
+                if problem is None and not blank:
+                    if not good:
+                        good_start = number
+                    good.append(row)
+                    continue
+                if good:
+                    yield from self._convert_run(good, good_start, convert)
+                    good = []
+                for number_ in blank:
+                    yield self._located(number_, None, "blank line")
+                blank.clear()
+                if problem is None:
+                    good_start, good = number, [row]
+                else:
+                    yield self._located(number, *problem)
+            if good:
+                yield from self._convert_run(good, good_start, convert)
+        return blank
 
     def _convert_run(
         self, run: list[list[str]], start: int, convert: Callable[[list[str]], Row]
@@ -383,6 +453,10 @@ class _Lines:
         self._file.close()
 
     def __iter__(self) -> Iterator[str]:
+        return _lines_of(self.chunks())
+
+    def chunks(self) -> Iterator[tuple[str, bool]]:
+        """The file as text in chunks of whole lines, each with whether it had undecodable bytes."""
         pending = b""
         first = True
         while True:
@@ -400,15 +474,33 @@ class _Lines:
                 first = False
                 if self._bom and chunk.startswith(BOM):
                     chunk = chunk[len(BOM) :]
+            dirty = False
             try:
                 text = chunk.decode(self._encoding)
             except UnicodeDecodeError:
                 text = chunk.decode(self._encoding, "surrogateescape")
                 self.dirty_last = self._lines + text.count("\n") + 1
+                dirty = True
             self._lines += text.count("\n")
-            yield from io.StringIO(text, newline="")
+            yield text, dirty
             if not data:
                 return
+
+
+def _lines_of(chunks: Iterable[tuple[str, bool]]) -> Iterator[str]:
+    for text, _ in chunks:
+        yield from io.StringIO(text, newline="")
+
+
+def _drop_lines(text: str, count: int) -> str | None:
+    """`text` without its first `count` lines (ended by LF or CRLF), or None."""
+    pos = 0
+    for _ in range(count):
+        end = text.find("\n", pos)
+        if end < 0 or "\r" in text[pos : end - 1]:
+            return None
+        pos = end + 1
+    return text[pos:]
 
 
 class _LineOffsets:

@@ -20,7 +20,7 @@ code pages and what ASCII exports write.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -28,9 +28,10 @@ from typing import Any, Literal
 
 import ebcdic  # noqa: F401  (registers cp1047 and other EBCDIC code pages with codecs)
 
-from legacy_adapters.files import framing
+from legacy_adapters.files import fixed_plain, framing
 from legacy_adapters.files.layout import FieldSpec, Layout
-from legacy_adapters.files.records import Column, RecordError, Row
+from legacy_adapters.files.records import Column, RecordError, Row, StorageRun
+from legacy_adapters.files.storage import EXACT_DIGITS
 
 EmptyNumeric = Literal["error", "null"]
 
@@ -55,14 +56,23 @@ def _number(negative: bool, digits: str, scale: int) -> int | Decimal:
     return -value if negative else value
 
 
-def _zoned(spec: FieldSpec) -> Callable[[str], Any]:
+def _text_number(negative: bool, digits: str, scale: int) -> int | str:
+    """As `_number`, but a value with decimals as its text (`storage` keeps it exactly)."""
+    if scale:
+        sign = "-" if negative else ""
+        return f"{sign}{digits[:-scale] or '0'}.{digits[-scale:]}"
+    value = int(digits)
+    return -value if negative else value
+
+
+def _zoned(spec: FieldSpec, number: Callable = _number) -> Callable[[str], Any]:
     scale = spec.scale
     position = spec.sign if spec.signed else "unsigned"
 
     def plain(digits: str, negative: bool = False) -> int | Decimal:
         if not (digits.isdigit() and digits.isascii()):
             raise FieldDecodeError(f"not a zoned decimal number: {digits!r}")
-        return _number(negative, digits, scale)
+        return number(negative, digits, scale)
 
     if position == "unsigned":
         return plain
@@ -97,7 +107,7 @@ def _zoned(spec: FieldSpec) -> Callable[[str], Any]:
     return separate
 
 
-def _packed(spec: FieldSpec) -> Callable[[bytes], Any]:
+def _packed(spec: FieldSpec, number: Callable = _number) -> Callable[[bytes], Any]:
     scale, signed, even = spec.scale, spec.signed, spec.digits % 2 == 0
 
     def packed(data: bytes) -> int | Decimal:
@@ -121,12 +131,12 @@ def _packed(spec: FieldSpec) -> Callable[[bytes], Any]:
             )
         if even and digits[0] != "0":
             raise FieldDecodeError(f"value has more digits than the PICTURE (X'{nibbles.upper()}')")
-        return _number(negative, digits, scale)
+        return number(negative, digits, scale)
 
     return packed
 
 
-def _binary(spec: FieldSpec) -> Callable[[bytes], Any]:
+def _binary(spec: FieldSpec, number: Callable = _number) -> Callable[[bytes], Any]:
     scale, signed = spec.scale, spec.signed
     limit = None if spec.native else 10**spec.digits
 
@@ -136,7 +146,9 @@ def _binary(spec: FieldSpec) -> Callable[[bytes], Any]:
             raise FieldDecodeError(
                 f"binary value {value} has more than the PICTURE's {spec.digits} digits"
             )
-        return Decimal(value).scaleb(-scale) if scale else value
+        if scale:
+            return number(value < 0, str(abs(value)).rjust(scale + 1, "0"), scale)
+        return value
 
     return binary
 
@@ -153,8 +165,18 @@ class RecordDecoder:
     """Decodes records of one layout; built once per layout and code page."""
 
     def __init__(
-        self, layout: Layout, encoding: str = "cp037", *, empty_numeric: EmptyNumeric = "error"
+        self,
+        layout: Layout,
+        encoding: str = "cp037",
+        *,
+        empty_numeric: EmptyNumeric = "error",
+        text_decimals: bool = False,
     ) -> None:
+        """`text_decimals`: numbers with decimals come as their text (`12.50`), not `Decimal`s.
+
+        That is the value the loader binds (`records.StorageRun`); the layout's
+        decimal fields must then have at most `storage.EXACT_DIGITS` digits.
+        """
         codecs.lookup(encoding)  # LookupError for an unknown code page
         if empty_numeric not in ("error", "null"):
             raise ValueError("empty_numeric must be 'error' or 'null'")
@@ -168,6 +190,7 @@ class RecordDecoder:
         self._empty_null = empty_numeric == "null"
         self._space = " ".encode(encoding)
         self._whole = _full_single_byte(encoding)
+        self._number = _text_number if text_decimals else _number
         self._parts = [self._part(spec) for spec in layout.fields]
         self.decode: Callable[[bytes], Row] = self._compile()
 
@@ -176,8 +199,9 @@ class RecordDecoder:
         if spec.kind == "char":
             return "text", None
         if spec.kind == "zoned":
-            return "text", _zoned(spec)
-        return "bytes", _packed(spec) if spec.kind == "packed" else _binary(spec)
+            return "text", _zoned(spec, self._number)
+        make = _packed if spec.kind == "packed" else _binary
+        return "bytes", make(spec, self._number)
 
     def _compile(self) -> Callable[[bytes], Row]:
         namespace: dict[str, Any] = {}
@@ -322,6 +346,46 @@ class FixedWidthReader:
 
     def __iter__(self) -> Iterator[Row | list[Row] | RecordError]:
         """Records in order; a chunk of good records comes as a list (one item per record)."""
+        return self._items()
+
+    def storage_items(
+        self, required: Collection[str] = ()
+    ) -> Iterator[Row | list[Row] | RecordError | StorageRun]:
+        """The records, with chunks of good records as `StorageRun`s (decimals as text).
+
+        Fields are never null here unless `empty_numeric="null"`, which, like a
+        decimal field of more than `EXACT_DIGITS` digits (or a native binary one
+        with decimals), keeps the plain items, converted by the loader.
+        """
+        decoder = self.decoder
+        exact = all(
+            (c.precision or EXACT_DIGITS + 1) <= EXACT_DIGITS
+            for c in decoder.columns
+            if c.type == "decimal"
+        ) and not any(f.native and f.scale for f in decoder.layout.fields)
+        if decoder._empty_null or not exact:
+            return iter(self)
+        layout, encoding = decoder.layout, decoder.encoding
+        storing = RecordDecoder(layout, encoding, text_decimals=True)
+        binary = {
+            i: _binary(f, _text_number) for i, f in enumerate(layout.fields) if f.kind == "binary"
+        }
+        plain = fixed_plain.PlainRecords.of(layout, encoding, binary) if decoder._whole else None
+
+        width = len(layout.fields)
+
+        def chunk_rows(records: list[bytes]) -> StorageRun:
+            rows = plain.rows(records) if plain is not None else None
+            if rows is None:
+                rows = map(storing.decode, records)
+            return StorageRun.of_rows(rows, width)
+
+        return self._items(chunk_rows)
+
+    def _items(
+        self, chunk_rows: Callable[[list[bytes]], StorageRun] | None = None
+    ) -> Iterator[Row | list[Row] | RecordError | StorageRun]:
+        """The records; a chunk of good ones as `chunk_rows` makes it, else as a list."""
         decoder = self.decoder
         decode = decoder.decode
         name = str(self._path)
@@ -333,7 +397,10 @@ class FixedWidthReader:
         for chunk in chunks:
             if set(map(len, chunk.records)) == {length}:
                 try:
-                    yield [decode(rec) for rec in chunk.records]
+                    if chunk_rows is not None:
+                        yield chunk_rows(chunk.records)
+                    else:
+                        yield [decode(rec) for rec in chunk.records]
                     continue
                 except (ValueError, IndexError):
                     pass  # record by record, to find the bad ones

@@ -27,7 +27,7 @@ from legacy_adapters.files.records import FileFormatError
 
 RecordFormat = Literal["F", "FB", "V", "VB"]
 LINE_ENDS = (b"\r\n", b"\n", b"\x15", b"\x25")
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18
 
 
 def check_format(recfm: str) -> RecordFormat:

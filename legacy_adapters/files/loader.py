@@ -1,11 +1,12 @@
 """Load an export into an indexed SQLite file and swap it in atomically.
 
 `load(reader, target)` streams the reader's records into a new database file
-next to the live one (`<target>.loading.<pid>`), in `executemany` batches of
-`batch_rows` within one transaction (no journal: a failed load's file is simply
-deleted), creates the declared indexes after the rows are in, checks the result
-(row count, `PRAGMA quick_check`), makes it durable (fsync) and renames it onto
-`target` with `os.replace`. A connection opened before the swap keeps
+next to the live one (`<target>.loading.<pid>`), in batches of `batch_rows`
+records (inserted `GROUP_ROWS` to a statement) within one transaction (no
+journal: a failed load's file is simply deleted), creates the declared
+indexes after the rows are in, checks the result (row count, `PRAGMA
+quick_check`), makes it durable (fsync) and renames it onto `target` with
+`os.replace`. A connection opened before the swap keeps
 reading the previous file until it reconnects; a connection opened after it
 sees the complete new file. Nothing is ever written to the live file.
 
@@ -37,16 +38,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
 
 from legacy_adapters.files import storage
-from legacy_adapters.files.records import FileFormatError, RecordError, RecordReader
+from legacy_adapters.files.records import (
+    Column,
+    FileFormatError,
+    RecordError,
+    RecordReader,
+    StorageRun,
+    storage_items,
+)
 
 Policy = Literal["reject", "quarantine"]
 BATCH_ROWS = 5000
+GROUP_ROWS = 50  # rows an INSERT statement carries (fewer statements, same binding)
+MAX_VARIABLES = 999  # bound values a statement may carry on any SQLite build
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,7 @@ def load(
     run = _Run(temp, reader, table, key, policy, max_errors, batch_rows)
     try:
         try:
-            for item in reader:
+            for item in storage_items(reader, key):
                 run.take(item)
                 if run.refused(max_rejected):
                     break
@@ -207,8 +218,22 @@ class _Run:
         self.quarantine = storage.quarantine_table(self.metadata)
         self.report_table = storage.report_table(self.metadata)
         self.adapt = storage.row_adapter(columns, key)
-        self.insert = storage.insert_sql(self.data)
-        self.batch: list[tuple] = []
+        self.columns = columns
+        self.insert = storage.data_insert_sql(self.data, columns)
+        self.group_rows = max(1, min(GROUP_ROWS, MAX_VARIABLES // len(columns)))
+        # (grouped, single) OR IGNORE inserts, with or without looking for empty values
+        self.inserts = {
+            empty: tuple(
+                storage.data_insert_sql(self.data, columns, ignore=True, rows=n, empty=empty)
+                for n in (self.group_rows, 1)
+            )
+            for empty in (True, False)
+        }
+        self.batch_empty = False
+        rowid = sa.column("rowid")
+        self.last_rowid = storage.ddl(sa.select(sa.func.max(rowid)).select_from(self.data))
+        self.delete_after = storage.ddl(sa.delete(self.data).where(rowid > sa.bindparam("last")))
+        self.values: list[object] = []  # the batch's values, a record after the other
         self.batch_records: list[int] = []
         self.db: sqlite3.Connection | None = sqlite3.connect(temp, isolation_level=None)
         db = self.db
@@ -223,45 +248,76 @@ class _Run:
     # ------------------------------------------------------------------ records
 
     def take(self, item: object) -> None:
+        if type(item) is StorageRun:  # already what the insert binds
+            self.batch_empty |= item.empty
+            self.queue(item.values, len(item))
+            return
         if type(item) is list:
-            start = self.record + 1
-            self.record += len(item)
             try:
                 rows = list(map(self.adapt, item))
             except storage.StorageError:
-                self.record = start - 1
                 for row in item:
                     self.take(row)
                 return
-            self.batch += rows
-            self.batch_records += range(start, self.record + 1)
-            if len(self.batch) >= self.batch_rows:
-                self.flush()
+            self.queue(list(chain.from_iterable(rows)), len(rows))
             return
-        self.record += 1
         if type(item) is tuple:
             try:
                 row = self.adapt(item)
             except storage.StorageError as exc:
+                self.record += 1
                 self.bad_row(self.record, exc.field, str(exc))
                 return
-            self.batch.append(row)
-            self.batch_records.append(self.record)
-            if len(self.batch) >= self.batch_rows:
-                self.flush()
-        elif item is None:
+            self.queue(row, 1)
+            return
+        self.record += 1
+        if item is None:
             self.skipped += 1
         elif isinstance(item, RecordError):
             self.bad(item)
         else:
             raise TypeError(f"a reader yielded {type(item).__name__}")
 
+    def queue(self, values: Sequence[object], count: int) -> None:
+        """Add `count` records' values (one after the other) to the batch."""
+        start = self.record + 1
+        self.record += count
+        self.values += values
+        self.batch_records += range(start, self.record + 1)
+        if len(self.batch_records) >= self.batch_rows:
+            self.flush()
+
     def flush(self) -> None:
-        if not self.batch:
+        """Insert the batch: `GROUP_ROWS` rows a statement, or row by row if some row is refused.
+
+        The grouped statements ignore refused rows (`OR IGNORE`), so that none
+        stops half-way; if fewer rows went in than were sent, the batch's rows
+        (those past the table's last rowid before it) are deleted and the batch
+        is inserted again row by row, which names each refused record.
+        """
+        if not self.batch_records:
             return
+        db = self.db
+        assert db is not None
+        values, records, width = self.values, self.batch_records, len(self.columns)
+        insert_group, insert_ignore = self.inserts[self.batch_empty]
+        self.values, self.batch_records, self.batch_empty = [], [], False
+        last = db.execute(self.last_rowid).fetchone()[0] or 0
+        before = db.total_changes
+        grouped = (len(records) - len(records) % self.group_rows) * width
+        step = self.group_rows * width
+        for start in range(0, grouped, step):
+            db.execute(insert_group, values[start : start + step])
+        db.executemany(insert_ignore, _rows(values[grouped:], width))
+        if db.total_changes - before == len(records):
+            self.loaded += len(records)
+            return
+        db.execute(self.delete_after, (last,))
+        self.insert_each(_rows(values, width), records)
+
+    def insert_each(self, batch: list[tuple], records: list[int]) -> None:
+        """Row by row: a refused row (a duplicate key) is a located bad record."""
         assert self.db is not None
-        batch, records = self.batch, self.batch_records
-        self.batch, self.batch_records = [], []
         pos = 0
         while pos < len(batch):
             before = self.db.total_changes
@@ -274,9 +330,9 @@ class _Run:
                 self.loaded += done
                 failed = pos + done
                 values = ", ".join(
-                    f"{c}={batch[failed][i]!r}"
-                    for i, c in enumerate(self.data.c.keys())
-                    if c in self.key
+                    f"{c.name}={_shown(batch[failed][i], c)}"
+                    for i, c in enumerate(self.columns)
+                    if c.name in self.key
                 )
                 self.bad_row(
                     records[failed],
@@ -361,6 +417,15 @@ class _Run:
             with contextlib.suppress(sqlite3.Error):
                 self.db.close()
             self.db = None
+
+
+def _rows(values: list[object], width: int) -> list[tuple]:
+    return list(zip(*[iter(values)] * width, strict=False))
+
+
+def _shown(value: object, column: Column) -> str:
+    """A key value in a message: numbers bare (a plain CSV field is still text), text quoted."""
+    return str(value) if column.type in ("integer", "decimal", "float") else repr(value)
 
 
 def loaded_report(target: str | Path) -> dict[str, object] | None:

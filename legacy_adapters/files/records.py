@@ -23,8 +23,9 @@ Errors:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -113,6 +114,34 @@ class FileFormatError(Exception):
 Row = tuple[Any, ...]
 
 
+class StorageRun:
+    """Consecutive good records already in the form the loader binds (`Reader.storage_items`).
+
+    `values` holds the records' values one after the other, `width` to a
+    record. Each is, per column, a value that the loader's insert stores
+    exactly as it stores the adapted decoded value (`storage.row_adapter`):
+    for instance the text `12.50` for `Decimal("12.50")`, which the `NUMERIC`
+    column's affinity turns into the same number, and `""` for an absent value
+    of a typed column (the insert binds it as NULL). Key columns have a value.
+    `empty` False says that no value is `""` (the insert need not look).
+    """
+
+    __slots__ = ("empty", "values", "width")
+
+    def __init__(self, values: list[Any], width: int, empty: bool = True) -> None:
+        self.values, self.width, self.empty = values, width, empty
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[Sequence[Any]], width: int) -> StorageRun:
+        return cls(list(chain.from_iterable(rows)), width)
+
+    def __len__(self) -> int:
+        return len(self.values) // self.width
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*[iter(self.values)] * self.width, strict=False))
+
+
 @runtime_checkable
 class RecordReader(Protocol):
     """What the loader needs from a reader.
@@ -137,6 +166,19 @@ class RecordReader(Protocol):
     def locate(self, record: int) -> tuple[int, bytes, int | None]: ...
 
 
+def storage_items(
+    reader: RecordReader, required: Sequence[str] = ()
+) -> Iterator[Row | list[Row] | RecordError | None]:
+    """The reader's items for loading: its `storage_items(required)` when it has one.
+
+    A reader may offer `storage_items(required)`: the same records, numbered
+    alike, except that some runs of good records come as a `StorageRun`
+    (columns named in `required` then have a value in each of its rows).
+    """
+    method = getattr(reader, "storage_items", None)
+    return iter(reader) if method is None else method(required)
+
+
 def each_record(reader: RecordReader) -> Iterator[Row | RecordError | None]:
     """The reader's items with runs of records taken apart: exactly one item per record."""
     for item in reader:
@@ -153,5 +195,7 @@ __all__ = [
     "RecordError",
     "RecordReader",
     "Row",
+    "StorageRun",
     "each_record",
+    "storage_items",
 ]

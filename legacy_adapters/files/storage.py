@@ -119,6 +119,35 @@ def insert_sql(table: sa.Table) -> str:
     return str(sa.insert(table).compile(dialect=DIALECT))
 
 
+def data_insert_sql(
+    table: sa.Table,
+    columns: Sequence[Column],
+    *,
+    ignore: bool = False,
+    rows: int = 1,
+    empty: bool = True,
+) -> str:
+    """The insert of `rows` decoded rows: an empty text in a typed nullable column is NULL.
+
+    Adapted values are never empty texts there; a `StorageRun` row has `""`
+    for an absent number or date (`empty=False`: no value is `""`, bind as
+    is). `ignore`: rows the table refuses are skipped.
+    """
+    values = []
+    for n in range(rows):
+        row = {}
+        for column in columns:
+            value: Any = sa.bindparam(f"{column.name}_{n}")
+            if empty and column.nullable and column.type not in ("text", "char", "bytes"):
+                value = sa.func.nullif(value, sa.literal_column("''"))
+            row[column.name] = value
+        values.append(row)
+    insert = sa.insert(table).values(values if rows > 1 else values[0])
+    if ignore:
+        insert = insert.prefix_with("OR IGNORE")
+    return str(insert.compile(dialect=DIALECT))
+
+
 def _decimal(name: str) -> Callable[[Decimal | None], Any]:
     def store(value: Decimal | None) -> Any:
         if value is None:
