@@ -223,11 +223,17 @@ class SQLAlchemySource:
     def select(self, query: Select) -> list[tuple[Any, ...]]:
         stmt, params = self.build(query)
         compiled = self._compiled_select(stmt)
-        if compiled is None or self.engine._has_events:
+        if compiled is None or self._cursor_events():
             # Cursor events (instrumentation, the benchmark's SQL check) see every
             # statement: SQLAlchemy runs it.
             return self._run(lambda conn: conn.execute(stmt, params).all())  # rows index as tuples
         return self._run_raw(lambda raw: self._fetch(raw, compiled, params))
+
+    def _cursor_events(self) -> bool:
+        """Someone listens to this engine's cursor executions (checked per query:
+        listeners come and go; `Engine._has_events` stays set once one came)."""
+        dispatch = self.engine.dispatch
+        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
     def _compiled_select(self, stmt: sa.Select) -> CompiledSelect | None:
         """The statement compiled once. Statements are cached by shape, so the compiled
