@@ -14,8 +14,12 @@ after-request hooks, closing. `--profile` prints cProfile's top functions too.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import cProfile
+import hashlib
+import hmac
+import json
 import pstats
 import sys
 import time
@@ -118,6 +122,33 @@ def timed_stages(clock: _Clock) -> Iterator[None]:
             setattr(owner, name, original)
 
 
+AUDIENCE = "plant-api"
+ISSUER = "bench-sso"
+SECRET = "bench-" + "s" * 34
+SCOPES = "jobs:read orders:read jobs:all_work_centers orders:all"  # every row: no row rules
+
+
+def auth_section() -> str:
+    """A shared-secret (HS256) issuer: tokens are validated once, then from the cache."""
+    return f"""
+auth:
+  audience: {AUDIENCE}
+  issuers: [{{issuer: {ISSUER}, shared_secret: {SECRET}, algorithms: [HS256]}}]
+"""
+
+
+def bearer_token(lifetime: int = 3600) -> str:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "bench", "iat": now, "exp": now + lifetime}
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = f"{head}.{b64(json.dumps({**claims, 'scope': SCOPES}).encode())}"
+    mac = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
 def _workloads(keys: dict[str, Any], deep: str) -> dict[str, list[str]]:
     from urllib.parse import quote
 
@@ -141,11 +172,17 @@ def _caller(app: Any) -> Callable[[dict[str, Any]], None]:
     return call
 
 
-def measure(app: Any, paths: list[str], requests: int, clock: _Clock | None = None) -> float:
+def measure(
+    app: Any,
+    paths: list[str],
+    requests: int,
+    clock: _Clock | None = None,
+    headers: dict[str, str] | None = None,
+) -> float:
     """CPU µs per request, after a warm-up (then `clock`, if any, starts from zero)."""
     from werkzeug.test import EnvironBuilder
 
-    environs = [EnvironBuilder(path=p).get_environ() for p in paths]
+    environs = [EnvironBuilder(path=p, headers=headers).get_environ() for p in paths]
     call = _caller(app)
     for environ in environs[:200] * 2:
         call(environ)
@@ -163,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true", help="also print cProfile's top 25")
+    parser.add_argument(
+        "--auth", action="store_true", help="a bearer token on every request (validated, cached)"
+    )
     args = parser.parse_args(argv)
 
     from bench.run import deep_cursor
@@ -171,28 +211,35 @@ def main(argv: list[str] | None = None) -> int:
 
     url = prepare(args.backend, args.orders)
     config_path = write_config(url, DATA_DIR / f"wrapper-{args.backend}.yaml")
+    headers = None
+    if args.auth:
+        config_path.write_text(config_path.read_text() + auth_section())
+        headers = {"Authorization": f"Bearer {bearer_token()}"}
     keys = sample_keys(url, 500)
     clock = _Clock()
     apps = {}
     for timed in (False, True):
         with timed_stages(clock) if timed else contextlib.nullcontext():
-            apps[timed] = create_app(load_config(config_path), no_auth=True)
+            apps[timed] = create_app(load_config(config_path), no_auth=not args.auth)
     cost = clock.timer_cost()
-    deep, _ = deep_cursor(apps[False].test_client(), keys["orders"])
+    client = apps[False].test_client()
+    if headers:
+        client.environ_base["HTTP_AUTHORIZATION"] = headers["Authorization"]
+    deep, _ = deep_cursor(client, keys["orders"])
     rows = []
     for name, paths in _workloads(keys, deep).items():
-        total = measure(apps[False], paths, args.requests)
+        total = measure(apps[False], paths, args.requests, headers=headers)
         with timed_stages(clock):
-            timed_total = measure(apps[True], paths, args.requests, clock)
+            timed_total = measure(apps[True], paths, args.requests, clock, headers)
         stages = clock.stage_us(args.requests, cost)
         stages["other"] = max(0.0, total - sum(stages.values()))
         rows.append((name, total, timed_total, stages))
         if args.profile:
             profiler = cProfile.Profile()
-            profiler.runcall(measure, apps[False], paths, min(args.requests, 1000))
+            profiler.runcall(measure, apps[False], paths, min(args.requests, 1000), None, headers)
             print(f"\n## cProfile, {name}, {args.backend}")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    print(format_table(rows, args.backend))
+    print(format_table(rows, args.backend + (" (auth)" if args.auth else "")))
     return 0
 
 
