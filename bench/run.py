@@ -398,12 +398,16 @@ def server_processes(
 
 
 @contextmanager
-def running(processes: list[ServerProcess], probe: str) -> Iterator[dict[str, float]]:
-    """Start every process, wait until each answers `probe`, and always stop them all."""
+def running(
+    processes: list[ServerProcess], probe: str | dict[str, str]
+) -> Iterator[dict[str, float]]:
+    """Start every process, wait until each answers `probe` (or its own, by app),
+    and always stop them all."""
+    probes = probe if isinstance(probe, dict) else {p.app: probe for p in processes}
     try:
         for p in processes:
             p.start()
-        yield {p.app: round(p.wait_ready(probe), 2) for p in processes}
+        yield {p.app: round(p.wait_ready(probes[p.app]), 2) for p in processes}
     finally:
         for p in processes:
             p.stop()

@@ -68,23 +68,35 @@ class Bulkhead:
 
     @contextmanager
     def _slot(self, kind: str) -> Iterator[None]:
-        if not self._slots.acquire(timeout=self.wait):
-            self.observer.rejected()
-            raise SourceBusy(f"{self.size} legacy queries already running; none finished in time")
-        start = time.perf_counter()
+        start = self._acquire()
         failed = True
         try:
             yield
             failed = False
         finally:
-            self._slots.release()
-            self.observer.query(kind, time.perf_counter() - start, failed)
+            self._release(kind, start, failed)
+
+    def _acquire(self) -> float:
+        if not self._slots.acquire(timeout=self.wait):
+            self.observer.rejected()
+            raise SourceBusy(f"{self.size} legacy queries already running; none finished in time")
+        return time.perf_counter()
+
+    def _release(self, kind: str, start: float, failed: bool) -> None:
+        self._slots.release()
+        self.observer.query(kind, time.perf_counter() - start, failed)
 
     def _run(self, kind: str, call: Callable[[], Any]) -> Any:
-        with self._slot(kind):
+        start = self._acquire()  # `_slot` without a generator: this runs on every query
+        failed = True
+        try:
             if self._unreflected:
                 self._reflect_put_off()
-            return call()
+            result = call()
+            failed = False
+            return result
+        finally:
+            self._release(kind, start, failed)
 
     def reflect(
         self, tables: Iterable[TableRef] | None = None, schemas: Sequence[str | None] = (None,)

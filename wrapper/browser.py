@@ -40,12 +40,11 @@ def init_browser(
 
     @app.after_request
     def protective_headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if "Cache-Control" not in response.headers and any(
-            h in request.headers for h in credential_headers
-        ):
-            response.headers["Cache-Control"] = PERSONAL
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}  # one pass, not one per name
+        headers.extend([(n, v) for n, v in SECURITY_HEADERS.items() if n.lower() not in present])
+        if "cache-control" not in present and any(h in request.headers for h in credential_headers):
+            headers["Cache-Control"] = PERSONAL
         if cors_paths and request.path.startswith(cors_paths):
             response.vary.add("Origin")  # with or without an allowed Origin, for caches
         return response

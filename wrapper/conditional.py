@@ -40,13 +40,9 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 def conditional_response(entity: Entity, cache_control: str | None = None) -> Response:
     """200 with the entity, or 304 (no body) when the client already holds it."""
-    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
-        response = Response(status=304)
-    else:
-        response = Response(entity.body, mimetype=JSON)
-        for name, value in entity.headers:
-            response.headers.add(name, value)
-    response.headers.add("ETag", entity.etag)
+    headers = [("ETag", entity.etag)]
     if cache_control:
-        response.headers.add("Cache-Control", cache_control)
-    return response
+        headers.append(("Cache-Control", cache_control))
+    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
+        return Response(status=304, headers=headers)
+    return Response(entity.body, headers=[*entity.headers, *headers], content_type=JSON)

@@ -71,11 +71,18 @@ class Metrics:
         self.rate_limited = Counter(
             "lw_rate_limited", "Requests refused with 429", ["limit"], registry=r
         )
+        self._children: dict[tuple[str, bool], tuple[Any, Any]] = {}
 
     # QueryObserver
     def query(self, kind: str, seconds: float, failed: bool) -> None:
-        self.legacy_queries.labels(kind, "error" if failed else "ok").inc()
-        self.legacy_seconds.labels(kind).observe(seconds)
+        children = self._children.get((kind, failed))
+        if children is None:  # `labels()` once per kind and outcome, not per query
+            children = self._children[(kind, failed)] = (
+                self.legacy_queries.labels(kind, "error" if failed else "ok"),
+                self.legacy_seconds.labels(kind),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def rejected(self) -> None:
         self.bulkhead_rejections.inc()

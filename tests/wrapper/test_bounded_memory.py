@@ -47,7 +47,8 @@ def caches(app: Flask) -> dict[str, Callable[[], tuple[int, int]]]:
     state, guard = app.extensions["legacy_wrapper"], app.extensions["legacy_wrapper_auth"]
     layouts = state.read.planner._layouts
     renderers = state.read.reader.renderers._cache
-    statements = state.sources["default"].inner._statements  # the adapter's, by query shape
+    source = state.sources["default"].inner
+    statements = source._statements  # the adapter's, by query shape
     return {
         "planned layouts": lambda: (len(layouts), layouts.size),
         "compiled renderers": lambda: (len(renderers), renderers.size),
@@ -55,6 +56,7 @@ def caches(app: Flask) -> dict[str, Callable[[], tuple[int, int]]]:
         "policy views": lambda: (len(guard.policy._views), guard.policy._views.size),
         "validated tokens": lambda: (len(guard.tokens._cache), guard.tokens.cache_size),
         "legacy statements": lambda: (len(statements._items), statements.maxsize),
+        "compiled statements": lambda: (len(source._compiled), statements.maxsize),
     }
 
 

@@ -1,0 +1,1 @@
+"""Platformatic DB as a peer of the wrapper and the ceiling (`python -m bench.peer`)."""
