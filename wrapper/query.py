@@ -197,6 +197,13 @@ def _expand(text: str | None, resource: Resource, full: Resource | None) -> tupl
                 "expand",
                 f"these credentials may not expand {name!r} (relations you may expand: {known})",
             )
+        where = (full or resource).elsewhere.get(name)
+        if where:
+            raise InvalidParameter(
+                "expand",
+                f"{name!r} is a relation of {resource.name} in {', '.join(where)}, "
+                f"not in {resource.version} (relations here: {known})",
+            )
         raise InvalidParameter("expand", f"no relation {name!r} (relations: {known})")
     return tuple(dict.fromkeys(names))
 

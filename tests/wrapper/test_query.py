@@ -41,6 +41,18 @@ def test_a_relation_the_caller_may_not_expand_is_not_called_missing(app: Flask) 
     assert parse_query(MultiDict({"expand": "order"}), full, paging, full).expand == ("order",)
 
 
+def test_a_relation_of_another_version_is_named_as_such(app: Flask) -> None:
+    v2 = app.extensions["legacy_wrapper"].mapping.resource("v2", "jobs")
+    paging = app.extensions["legacy_wrapper"].config.paging
+    other = refusal(lambda: parse_query(MultiDict({"expand": "order"}), v2, paging, v2))
+    assert other.extensions["parameter"] == "expand"
+    assert other.detail == "'order' is a relation of jobs in v1, not in v2 (relations here: none)"
+    assert (
+        "no relation 'orderz'"
+        in refusal(lambda: parse_query(MultiDict({"expand": "orderz"}), v2, paging, v2)).detail
+    )
+
+
 def test_parameter_names_match_exactly(app: Flask) -> None:
     resource, paging = jobs(app), app.extensions["legacy_wrapper"].config.paging
     args = MultiDict([("status", "running"), ("status\n", "held")])

@@ -69,6 +69,8 @@ class Resource:
     through: ThroughRule | None = None  # rows visible where a related row is
     hidden: frozenset[str] = frozenset()  # what this view leaves out of the resource
     events: CaptureConfig | None = None  # how its changes are captured (the first version's)
+    # relations this resource has only in other versions: name -> those versions
+    elsewhere: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
     by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -163,7 +165,26 @@ def build_mapping(config: Config, schemas: MappingOf[str, Schema]) -> Mapping:
     _share_capture(config, versions, problems)
     if problems:
         raise ConfigError(problems)
-    return Mapping(versions)
+    return Mapping(_with_relations_elsewhere(versions))
+
+
+def _with_relations_elsewhere(versions: dict[str, VersionMapping]) -> dict[str, VersionMapping]:
+    """Tells each resource which relations it has only in other versions, so that
+    `expand` can say so instead of calling the relation unknown."""
+    found: dict[str, dict[str, list[str]]] = {}  # resource -> relation -> versions
+    for vm in versions.values():
+        for res in vm.resources.values():
+            for rel in res.relations:
+                found.setdefault(res.name, {}).setdefault(rel.name, []).append(vm.name)
+    for vm in versions.values():
+        for name, res in list(vm.resources.items()):
+            own = {r.name for r in res.relations}
+            others = {
+                rel: tuple(where) for rel, where in found.get(name, {}).items() if rel not in own
+            }
+            if others:
+                vm.resources[name] = replace(res, elsewhere=others, by_name={})
+    return versions
 
 
 def _version(
