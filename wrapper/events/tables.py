@@ -162,7 +162,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _add_missing_columns(engine: sa.Engine) -> None:
     """Columns added since a state database was created (nullable ones only)."""
     inspector = sa.inspect(engine)
-    for table in (subscriptions,):
+    for table in (subscriptions, outbox):
         have = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in have and column.nullable:

@@ -11,7 +11,8 @@ from flask import Flask
 
 from wrapper.auth.apikeys import create_api_key
 from wrapper.config import Config, ConfigError
-from wrapper.events import subscriptions, tables
+from wrapper.events import outbox, subscriptions, tables
+from wrapper.events.envelope import change_event
 from wrapper.events.ssrf import TargetPolicy
 from wrapper.state.store import Grant
 
@@ -74,6 +75,27 @@ def test_an_older_state_database_gets_the_grant_column(tmp_path: Path) -> None:
         assert subscriptions.get(engine, sub.id).owner_grant == {
             "scopes": ["orders:read"], "claims": {}
         }  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_an_older_state_database_gets_the_previous_column_of_the_outbox(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = sa.create_engine(url)
+    tables.metadata.create_all(engine)
+    with engine.begin() as conn:  # as the outbox was before events carried `previous`
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lw_event_outbox_undispatched")
+        conn.exec_driver_sql("ALTER TABLE lw_event_outbox DROP COLUMN previous")
+    engine.dispose()
+    engine = tables.connect(url)
+    try:
+        moved = change_event("orders", "updated", "v1", "O1", {"order_no": "O1"},
+                             previous={"customer_no": "C1"})  # fmt: skip
+        with engine.begin() as conn:
+            outbox.append(conn, [moved])
+        with engine.connect() as conn:
+            (row,) = conn.execute(tables.outbox.select())
+        assert outbox._event(row).previous == {"customer_no": "C1"}
     finally:
         engine.dispose()
 
