@@ -89,7 +89,8 @@ def make_app():  # type: ignore[no-untyped-def]
     from wrapper.app import create_app
     from wrapper.config import load_config
 
-    app = create_app(load_config(os.environ["LW_BENCH_CONFIG"]))
+    # The cache path is measured without credentials (as the floor has none).
+    app = create_app(load_config(os.environ["LW_BENCH_CONFIG"]), no_auth=True)
     body: list[bytes] = []
 
     @app.get(FLOOR)
