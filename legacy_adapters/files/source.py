@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 SHOWN_ERRORS = 10  # record errors kept per refused export for /readyz
 
 
+class _Unusable(Exception):
+    """A generation file that does not hold a table its `lw_exports` lists."""
+
+
 @dataclass(eq=False)
 class _Generation:
     number: int
@@ -108,6 +112,7 @@ class FilesSource:
         self._current: _Generation | None = None
         self._in_use: list[_Generation] = []  # retired generations with reads still running
         self._previous: _Generation | None = None
+        self._unusable: set[int] = set()  # generation files that lack a table they list
         self._refreshing = threading.Lock()
         self._readers = threading.Lock()  # guards the switch and the readers' counts
         self._stop = threading.Event()
@@ -268,20 +273,32 @@ class FilesSource:
     # ------------------------------------------------------------------ generations
 
     def _adopt_newest(self) -> None:
-        """Switch to a newer generation another process completed meanwhile."""
+        """Switch to a newer generation another process completed meanwhile; one
+        that does not hold what it lists is left alone (the next load supersedes it)."""
         found = generations.generations(self.store)
-        if len(found) > 1 and self._current is None:  # a restart: the previous one, for changes
-            self._switch(found[-2][1])
-        if found and (self._current is None or found[-1][0] > self._current.number):
-            self._switch(found[-1][1])
+        found = [(n, path) for n, path in found if n not in self._unusable]
+        for n, path in found[-2:] if self._current is None else found[-1:]:
+            # a restart: the previous one too, for changes
+            if self._current is None or n > self._current.number:
+                try:
+                    self._switch(path)
+                except _Unusable as exc:
+                    self._unusable.add(n)
+                    log.error("files source: generation left unused: %s", exc)
 
     def _switch(self, path: Path) -> None:
         number = int(path.stem.removeprefix("gen-"))
         exports = generations.exports_of(path)
         sql = SQLAlchemySource(f"sqlite:///{path}", read_only=True, **self._sql_options)
         present = [TableRef(t) for t in self.specs if t in exports]
-        if present:
-            sql.reflect(present)
+        try:
+            reflected = {t.ref for t in sql.reflect(present).tables} if present else set()
+            missing = [r.name for r in present if r not in reflected]
+            if missing:
+                raise _Unusable(f"{path.name} lists {', '.join(missing)} but does not hold it")
+        except BaseException:
+            sql.close()
+            raise
         with self._readers:
             retired, self._previous = self._previous, self._current
             self._current = _Generation(number, path, sql, exports)  # reads switch here

@@ -26,7 +26,8 @@ refused when created (`check`); were one to exist (the mapping changed), its
 events for that resource are not sent.
 
 The optional filter (`matching.parse_filter`) selects among the rows the owner
-may see, by the row after the change.
+may see, by the row after the change; a deletion, which carries no row, is
+checked on the fields it carries (its key and what the row rules compare).
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ class Sight:
     def shows(self, row: dict[str, Any]) -> bool:
         return admits(self.rules, row) and admits(self.wanted, row)
 
+    def shows_deleted(self, row: dict[str, Any]) -> bool:
+        """A deletion carries the key and what the row rules compare, not the fields
+        a filter names: the rules decide; the filter only on the fields it carries
+        (dropping it would leave the subscriber a row that no longer exists)."""
+        carried = [c for c in self.wanted if c.field in row]
+        return admits(self.rules, row) and admits(carried, row)
+
 
 class Visibility:
     """`decide` for `outbox.dispatch` and `outbox.replay`; `check` for the API."""
@@ -103,7 +111,7 @@ class Visibility:
         action = event.type.rpartition(".")[2]
         before = None if event.previous is None else {**data, **event.previous}
         if action == "deleted":
-            return Send(sight.strip(data)) if sight.shows(before or data) else None
+            return Send(sight.strip(data)) if sight.shows_deleted(before or data) else None
         if sight.shows(data):
             changed = tuple(f for f in event.changed_fields if f not in sight.hidden)
             if action == "updated" and event.changed_fields and not changed:

@@ -8,6 +8,9 @@ import marshmallow as ma
 from wrapper.events.tables import DEAD, FAILED, PENDING, SUCCEEDED
 
 _TIME = {"format": "date-time"}
+# Delivery ids are the state database's 64-bit integers: a larger number is a 400
+# naming the field, not a database overflow.
+_ID = ma.validate.Range(min=1, max=2**63 - 1)
 PATTERN = r"^(\*|([a-z][a-z0-9_]*|\*)\.(created|updated|deleted|\*))$"
 
 
@@ -94,7 +97,9 @@ class ReplayIn(ma.Schema):
 
 class DeadReplayIn(ma.Schema):
     delivery_ids = ma.fields.List(
-        ma.fields.Integer(), metadata={"description": "only these (default: every dead one)"}
+        ma.fields.Integer(validate=_ID),
+        validate=ma.validate.Length(max=1000),  # one bound parameter each
+        metadata={"description": "only these (default: every dead one)"},
     )
 
 
@@ -142,10 +147,14 @@ class DeliveryPage(ma.Schema):
 class DeliveryQuery(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf([PENDING, FAILED, SUCCEEDED, DEAD]))
     event_id = ma.fields.String()
-    before = ma.fields.Integer(metadata={"description": "deliveries older than this id"})
+    before = ma.fields.Integer(
+        validate=_ID, metadata={"description": "deliveries older than this id"}
+    )
     limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=200))
 
 
 class PageQuery(ma.Schema):
-    before = ma.fields.Integer(metadata={"description": "deliveries older than this id"})
+    before = ma.fields.Integer(
+        validate=_ID, metadata={"description": "deliveries older than this id"}
+    )
     limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=200))

@@ -5,6 +5,7 @@ several processes sharing one store, and the key diff between two exports."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -387,3 +388,24 @@ def test_a_process_still_on_an_older_generation_keeps_reading_it(tmp_path, drops
     finally:
         first.close()
         second.close()
+
+
+def test_a_generation_lacking_a_table_it_lists_is_not_switched_to(tmp_path, drops):
+    """A generation file another process (or a copy) left that does not hold what its
+    `lw_exports` says: reads stay on the generation serving, the next export loads."""
+    drop(drops, "cust-1.csv", "NO,NAME,QTY\nA,Ann,1\n", age=1)
+    source = open_source(tmp_path, csv_spec(drops))
+    try:
+        store = tmp_path / "store"
+        broken = generations.generation_path(store, 2)
+        broken.write_bytes(generations.generation_path(store, 1).read_bytes())
+        with sqlite3.connect(broken) as conn:
+            conn.execute('DROP TABLE "CUST"')
+        source.refresh()
+        assert rows(source) == [("A", "Ann", 1)]
+        drop(drops, "cust-2.csv", "NO,NAME,QTY\nB,Bob,2\n", age=2)
+        source.refresh()
+        assert rows(source) == [("B", "Bob", 2)]
+        assert source.status()["generation"] == 3
+    finally:
+        source.close()

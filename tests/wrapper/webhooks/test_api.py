@@ -176,3 +176,23 @@ def test_rotation_without_overlap_stops_the_old_secret(
     Webhook(new.get_json()["secret"]).verify(got.body, got.headers)
     with pytest.raises(Exception, match="signature"):
         Webhook(made["secret"]).verify(got.body, got.headers)
+
+
+def test_delivery_ids_beyond_the_databases_integers_name_the_field(
+    hooks_app: Flask, store, portal: dict
+) -> None:
+    client = hooks_app.test_client()
+    path = f"/v1/webhooks/{subscribe(client, portal, 'http://127.0.0.1:9/hook')['id']}"
+    huge = 10**30
+    for listing in ("deliveries", "dead-letters"):
+        answer = client.get(f"{path}/{listing}?before={huge}", headers=portal)
+        assert answer.status_code == 400, listing
+        assert answer.get_json()["parameter"] == "before"
+    for ids, field in (([huge], "delivery_ids[0]"), (list(range(1, 100_002)), "delivery_ids")):
+        answer = client.post(
+            f"{path}/dead-letters/replay", json={"delivery_ids": ids}, headers=portal
+        )
+        assert answer.status_code == 400
+        assert answer.get_json()["field"] == field
+    answer = client.post(f"{path}/dead-letters/replay", json={"delivery_ids": [1]}, headers=portal)
+    assert answer.status_code == 202 and answer.get_json()["queued"] == 0

@@ -162,3 +162,27 @@ def test_a_v2_subscription_receives_v2_events(
     (got,) = received_by(receiver, v2["secret"], "/hook")
     assert got["source"].endswith("/v2/orders")
     assert got["data"] == {"order_no": "O1", "customer_no": MINE, "status": "open"}
+
+
+def test_a_filtered_subscription_still_receives_deletions(
+    hooks_app: Flask, hooks, store, tokens: Tokens, receiver
+) -> None:
+    """A deletion carries the key (and what the row rules compare), not the fields a
+    filter names: the filter cannot be checked on it, and dropping it would leave the
+    subscriber holding a row that no longer exists. Row rules still decide."""
+    client = hooks_app.test_client()
+    everything = auditor(tokens, hooks_app)
+    mine = rows(client, everything, f"/v1/orders?customer_no={MINE}&limit=1")[0]
+    shipped = subscribe(
+        client, portal(tokens, MINE), receiver.url, ["orders.*"], filter="status=shipped"
+    )
+    key = {"order_no": mine["order_no"]}
+    deliver(
+        hooks,
+        change_event("orders", "created", "v1", "a", mine | {"status": "open"}),
+        change_event("orders", "deleted", "v1", "b", key, previous={"customer_no": MINE}),
+        change_event("orders", "deleted", "v1", "c", key, previous={"customer_no": "C0"}),
+    )
+    got = received_by(receiver, shipped["secret"], "/hook")
+    assert [(e["type"], e["subject"]) for e in got] == [("orders.deleted", "b")]
+    assert got[0]["data"] == key

@@ -7,7 +7,9 @@ value seen, so that a row committed late under an older value is still read.
 A row read again unchanged (same column hashes) is no change; each batch
 commits its changes with the watermark it reached. Deletions leave no row to
 read: use `snapshot` for tables whose rows are deleted. Rows whose column is
-NULL are never read.
+NULL are never read. A value that is no timestamp or number (MariaDB's zero date,
+text an application wrote into a SQLite DATETIME) comes back as text: it never
+becomes the watermark, and while no real value is known every row is read.
 
 `increasing`: an ever-increasing value (an id of inserts). Every new row is a
 creation, and its event id depends only on its key: re-reading the `overlap`
@@ -45,6 +47,13 @@ def _back(value: Any, overlap: float) -> Any:
     return value - overlap
 
 
+def _comparable(value: Any) -> bool:
+    """A value the watermark can be compared with and moved back from. Watermark
+    columns hold timestamps, dates or numbers (`WATERMARK_TYPES`): text there is a
+    value the database could not give as one (a zero date, an unparsable text)."""
+    return value is not None and not isinstance(value, str)
+
+
 def _newest(poll: Poll) -> Any:
     unit = poll.unit
     column = unit.events.column
@@ -55,7 +64,7 @@ def _newest(poll: Poll) -> Any:
     )  # fmt: skip
     poll.report.queries += 1
     rows = poll.source.select(query)
-    return rows[0][0] if rows else None
+    return rows[0][0] if rows and _comparable(rows[0][0]) else None
 
 
 def _batches(poll: Poll, where: tuple[Condition, ...]) -> Iterator[list[tuple[Any, ...]]]:
@@ -103,7 +112,7 @@ def _stored(poll: Poll, rows: list[tuple[Any, ...]]) -> dict[str, Stored]:
 
 
 def _mark(highest: Any, rows: list[tuple[Any, ...]], at: int) -> Any:
-    top = max((r[at] for r in rows if r[at] is not None), default=None)
+    top = max((r[at] for r in rows if _comparable(r[at])), default=None)
     return top if highest is None or (top is not None and top > highest) else highest
 
 
@@ -113,6 +122,7 @@ def poll_watermark(poll: Poll) -> None:
         return
     unit = poll.unit
     highest = None if state.watermark is None else unpack(state.watermark)[0]
+    highest = highest if _comparable(highest) else None
     where: tuple[Condition, ...] = ()
     if highest is not None:
         where = (Condition(unit.events.column or "", "gte", _back(highest, unit.events.overlap)),)
@@ -128,14 +138,17 @@ def poll_increasing(poll: Poll) -> None:
         return
     unit = poll.unit
     highest = None if state.watermark is None else unpack(state.watermark)[0]
+    highest = highest if _comparable(highest) else None
     where: tuple[Condition, ...] = ()
     if highest is not None:
         where = (Condition(unit.events.column or "", "gt", _back(highest, unit.events.overlap)),)
     start = None if state.start is None else unpack(state.start)[0]
+    start = start if _comparable(start) else None
     at = unit.watermark_position
     for rows in _batches(poll, where):
         highest = _mark(highest, rows, at)
-        rows = [r for r in rows if start is None or r[at] > start]  # there before capture
+        # there before capture; a value that is no number cannot be placed: left out
+        rows = [r for r in rows if _comparable(r[at]) and (start is None or r[at] > start)]
         # a key is created once: its event id depends on it alone, and the outbox
         # skips an id it holds, so what an overlap reads again is not sent again
         changes = [Change("created", unit.key_of(r), pack(unit.key_of(r)), 1, r) for r in rows]

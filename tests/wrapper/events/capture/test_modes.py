@@ -140,3 +140,34 @@ def test_increasing_ids_are_creations_and_an_overlap_reread_adds_none(plant) -> 
     p.update(6, STAT="SH")
     p.poll()
     assert len(p.events()) == 4  # inserts only
+
+
+# What a DATETIME column holds that is no timestamp, as the legacy application wrote it:
+# MariaDB's zero date, SQLite's text in the application's own format. The driver or
+# the adapter gives it back as text, which cannot be compared with a timestamp.
+NOT_A_TIMESTAMP = {
+    "mariadb": ("SET SESSION sql_mode = ''", "0000-00-00 00:00:00"),
+    "sqlite": (None, "30/11/2026 08:00"),
+}
+
+
+def test_a_watermark_column_holding_no_timestamp_does_not_stop_capture(plant, backend) -> None:
+    if backend not in NOT_A_TIMESTAMP:
+        pytest.skip("the column holds timestamps only")
+    mode, text = NOT_A_TIMESTAMP[backend]
+    p = plant(WATERMARK)
+    with p.legacy.begin() as conn:
+        if mode:
+            conn.exec_driver_sql(mode)
+        for no in (1, 2):
+            conn.exec_driver_sql(
+                "INSERT INTO ORDERS (ORD_NO, CUST, STAT, UPD_TS) "
+                f"VALUES ({no}, 'C1', 'OP', '{text}')"
+            )
+    assert p.poll().baseline  # the newest value is no timestamp: nothing to start from
+    p.insert(3, ts=T0)
+    p.poll()
+    assert kinds(p.events()) == [("v1", "orders.created", "3"), ("v2", "orders.created", "3")]
+    p.update(3, STAT="SH", UPD_TS=T0 + SECOND)
+    p.poll()
+    assert kinds(p.events())[2:] == [("v1", "orders.updated", "3"), ("v2", "orders.updated", "3")]
