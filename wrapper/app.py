@@ -34,6 +34,8 @@ from wrapper.translate import Planner
 from wrapper.webhooks import Webhooks, open_webhooks
 from wrapper.webhooks.views import register_webhooks
 
+MAX_REQUEST_BODY = 64 * 1024  # bytes
+
 
 @dataclass(frozen=True)
 class WrapperState:
@@ -114,6 +116,9 @@ def create_app(
 
     app = Flask("wrapper")
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Request bodies (webhook subscriptions, token requests) are small; a larger one
+    # is refused with 413 before it is read, not parsed and then refused.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BODY
     authorize: Authorize = allow_everything
     caller: Identify = identify or anonymous
     authenticate: Identify = anonymous  # who owns webhook subscriptions
