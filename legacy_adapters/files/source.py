@@ -402,8 +402,11 @@ def _sort_indexes(spec: ExportSpec) -> list[tuple[str, ...]]:
 
 
 def _shown(error: RecordError) -> dict[str, Any]:
-    """A record error for /readyz: the file by its name only (the folder stays in the log)."""
-    return error.to_dict() | {"file": Path(error.file).name}
+    """A record error for /readyz, which answers without credentials: where it is (the
+    file by its name only), not what the record held; the log has the whole message."""
+    shown = error.to_dict() | {"file": Path(error.file).name}
+    del shown["message"]  # it may quote a value of the record
+    return shown
 
 
 def _now() -> str:
