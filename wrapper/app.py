@@ -17,6 +17,7 @@ from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
 from wrapper.cursor_keys import KeyRing
+from wrapper.direct import AuthorizeEnviron, DirectReads
 from wrapper.health import health_blueprint, source_states
 from wrapper.limits import Identify, init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping
@@ -120,6 +121,7 @@ def create_app(
     # is refused with 413 before it is read, not parsed and then refused.
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BODY
     authorize: Authorize = allow_everything
+    authorize_environ: AuthorizeEnviron = allow_everything_environ
     caller: Identify = identify or anonymous
     authenticate: Identify = anonymous  # who owns webhook subscriptions
     policy = None
@@ -128,6 +130,7 @@ def create_app(
 
         guard = setup_auth(app, config.auth, mapping, state, config.limits)
         authorize = guard.authorize
+        authorize_environ = guard.authorize_environ
         caller = identify or guard.identify
         authenticate, policy = guard.authenticate, guard.policy
     webhooks = open_webhooks(config, mapping, authenticate, policy)
@@ -149,6 +152,17 @@ def create_app(
     app.register_blueprint(metrics_blueprint(metrics))
     _register_site(app, mapping)
     register_problem_handlers(app)
+    if limiter is None:  # flask-limiter counts in Flask's request hooks
+        app.wsgi_app = DirectReads(  # type: ignore[method-assign]
+            app,
+            mapping,
+            read,
+            respond,
+            authorize_environ,
+            credential_keys=("HTTP_AUTHORIZATION", "HTTP_" + header.upper().replace("-", "_")),
+            public_urls={v: config.version_public_url(v) for v in mapping.versions},
+            cors_versions=frozenset(v for v in mapping.versions if config.version_cors(v).origins),
+        )
     return app
 
 
@@ -159,6 +173,10 @@ def anonymous() -> Principal | None:
 
 def allow_everything(_resource: Resource, _operation: str) -> Access:
     """Authorization while serving with --no-auth (loopback only)."""
+    return EVERYTHING
+
+
+def allow_everything_environ(_resource: Resource, _operation: str, _environ: dict) -> Access:
     return EVERYTHING
 
 

@@ -213,7 +213,12 @@ def open_store(storage: str, prefix: str, wait: float) -> Store:
     return MemoryStore(wait)
 
 
-def request_key(resource: Resource, access: Access, related: tuple[Resource, ...] = ()) -> str:
+def request_key(
+    environ: dict[str, Any],
+    resource: Resource,
+    access: Access,
+    related: tuple[Resource, ...] = (),
+) -> str:
     """The normalized request plus what the caller may see of `resource` and of the
     resources `expand` can embed in it (`related`).
 
@@ -221,7 +226,6 @@ def request_key(resource: Resource, access: Access, related: tuple[Resource, ...
     never parses the query); differently encoded but equal queries only cost a
     separate entry, never a wrong answer.
     """
-    environ = request.environ  # read raw: this runs on every hit
     args = "&".join(sorted(environ.get("QUERY_STRING", "").split("&")))
     scope = "\0".join(access.scope_key(r) for r in (resource, *related))
     where = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
@@ -237,7 +241,8 @@ def cache_control(max_age: int, resource: Resource, access: Access) -> str:
 
 class Responder:
     """A read view's result -> response: through the shared cache when the resource
-    opts in, always with a strong ETag, 304 when `If-None-Match` matches."""
+    opts in, always with a strong ETag, 304 when `If-None-Match` matches.
+    `entity` is the same without Flask (`wrapper.direct` builds the response)."""
 
     def __init__(self, mapping: Mapping, store: Store, metrics: Metrics) -> None:
         self.store = store
@@ -259,6 +264,18 @@ class Responder:
         return counter
 
     def __call__(self, resource: Resource, access: Access, compute: Rendered) -> Response:
+        entity, control = self.entity(request.environ, resource, access, compute)
+        response = conditional_response(entity, control)
+        if response.status_code == 304:
+            self.metrics.not_modified.inc()
+        return response
+
+    def entity(
+        self, environ: dict[str, Any], resource: Resource, access: Access, compute: Rendered
+    ) -> tuple[Entity, str | None]:
+        """The encoded body (from the shared cache when the resource opts in) and the
+        response's `Cache-Control` (None: the resource sets none)."""
+
         def encoded() -> Entity:
             body, headers = compute()
             return make_entity(orjson.dumps(body), headers.items())
@@ -267,15 +284,11 @@ class Responder:
         if policy and policy.shared:
             start = time.perf_counter()
             related = self.related.get((resource.version, resource.name), ())
-            key = request_key(resource, access, related)
+            key = request_key(environ, resource, access, related)
             entity, result = self.store.fetch(key, policy.max_age, encoded)
             self._counter(resource, result).inc()
             if result == "coalesced":
                 self.metrics.coalesced_wait_seconds.observe(time.perf_counter() - start)
         else:
             entity = encoded()
-        control = cache_control(policy.max_age, resource, access) if policy else None
-        response = conditional_response(entity, control)
-        if response.status_code == 304:
-            self.metrics.not_modified.inc()
-        return response
+        return entity, (cache_control(policy.max_age, resource, access) if policy else None)

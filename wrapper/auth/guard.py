@@ -33,6 +33,7 @@ class Guard:
         self.api_keys = api_keys
         self.policy = policy
         self.header = header
+        self.environ_key = "HTTP_" + header.upper().replace("-", "_")  # the WSGI name
 
     def authenticate(self) -> Principal:
         """The caller, once per request: the rate limiter and the view both ask."""
@@ -48,7 +49,11 @@ class Guard:
         return outcome
 
     def _authenticate(self) -> Principal:
-        authorization = request.headers.get("Authorization")
+        headers = request.headers
+        return self.principal(headers.get("Authorization"), headers.get(self.header))
+
+    def principal(self, authorization: str | None, api_key: str | None) -> Principal:
+        """The caller named by the request's `Authorization` and API key header values."""
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -57,10 +62,9 @@ class Guard:
                 return self.tokens.validate(token.strip())
             except TokenError as err:
                 raise Unauthorized(str(err)) from None
-        key = request.headers.get(self.header)
-        if key:
+        if api_key:
             try:
-                return self.api_keys.verify(key.strip())
+                return self.api_keys.verify(api_key.strip())
             except ApiKeyError as err:
                 raise Unauthorized(str(err)) from None
         raise Unauthorized(
@@ -70,6 +74,11 @@ class Guard:
 
     def authorize(self, resource: Resource, operation: str) -> Access:
         return self.policy.authorize(self.authenticate(), resource, operation)
+
+    def authorize_environ(self, resource: Resource, operation: str, environ: dict) -> Access:
+        """`authorize` for a request read straight from its WSGI environ (`wrapper.direct`)."""
+        principal = self.principal(environ.get("HTTP_AUTHORIZATION"), environ.get(self.environ_key))
+        return self.policy.authorize(principal, resource, operation)
 
     def identify(self) -> Principal | None:
         """Who is calling, for rate limits: the authenticated client, or nobody in
