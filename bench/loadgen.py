@@ -36,14 +36,20 @@ def describe() -> str:
 
 
 def run_load(
-    base_url: str, paths: list[str], duration: float, connections: int, threads: int = 2
+    base_url: str,
+    paths: list[str],
+    duration: float,
+    connections: int,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Drive `paths` at `base_url` for `duration` seconds with `connections` connections."""
+    """Drive `paths` at `base_url` for `duration` seconds with `connections`
+    connections, sending `headers` (credentials) with every request."""
     if not paths:
         raise ValueError("no paths to request")
     if wrk_path():
-        return _run_wrk(base_url, paths, duration, connections, threads)
-    return _run_python(base_url, paths, duration, connections)
+        return _run_wrk(base_url, paths, duration, connections, threads, headers or {})
+    return _run_python(base_url, paths, duration, connections, headers or {})
 
 
 def _summary(
@@ -62,7 +68,12 @@ def _summary(
 
 
 def _run_wrk(
-    base_url: str, paths: list[str], duration: float, connections: int, threads: int
+    base_url: str,
+    paths: list[str],
+    duration: float,
+    connections: int,
+    threads: int,
+    headers: dict[str, str],
 ) -> dict[str, Any]:
     threads = max(1, min(threads, connections))
     with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as f:
@@ -75,6 +86,7 @@ def _run_wrk(
             "-c", str(connections),
             "-d", f"{max(1, round(duration))}s",
             "--timeout", "10s",
+            *(arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")),
             "-s", str(LUA_SCRIPT),
             base_url,
             "--",
@@ -139,7 +151,7 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def _run_python(
-    base_url: str, paths: list[str], duration: float, connections: int
+    base_url: str, paths: list[str], duration: float, connections: int, headers: dict[str, str]
 ) -> dict[str, Any]:
     """A bounded fallback: `connections` threads with keep-alive, each stopping at the deadline.
 
@@ -165,7 +177,7 @@ def _run_python(
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(host, port, timeout=10)
-                conn.request("GET", path)
+                conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status >= 400:

@@ -304,6 +304,7 @@ class ServerProcess:
     argv: list[str]
     env: dict[str, str]
     log_path: Path
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -332,7 +333,8 @@ class ServerProcess:
             if not self.alive():
                 raise RuntimeError(f"{self.app} under {self.server} exited:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.base_url + probe, timeout=5) as response:
+                asked = urllib.request.Request(self.base_url + probe, headers=self.headers)
+                with urllib.request.urlopen(asked, timeout=5) as response:
                     if response.status == 200:
                         return time.monotonic() - started
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -366,9 +368,16 @@ class ServerProcess:
 
 
 def server_processes(
-    server: str, workers: int, config_path: Path, url: str, log_dir: Path
+    server: str,
+    workers: int,
+    config_path: Path,
+    url: str,
+    log_dir: Path,
+    wrapper_headers: dict[str, str] | None = None,
 ) -> list[ServerProcess]:
-    """The wrapper and the ceiling under `server`, each on its own free loopback port."""
+    """The wrapper and the ceiling under `server`, each on its own free loopback port.
+    With `wrapper_headers` (credentials), the wrapper authenticates every request:
+    `config_path` must then have an `auth:` section."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CEILING_URL": url}
     result = []
     for app in APPS:
@@ -377,7 +386,8 @@ def server_processes(
         if app == "wrapper":
             argv = [
                 str(BIN / "legacy-wrapper"), "serve", "--config", str(config_path),
-                "--no-auth", "--bind", bind, "--workers", str(workers), "--server", server,
+                *(() if wrapper_headers else ("--no-auth",)),
+                "--bind", bind, "--workers", str(workers), "--server", server,
                 "--threads", "1",  # as the ceiling: sync gunicorn, one granian thread
             ]  # fmt: skip
         elif server == "gunicorn":
@@ -393,7 +403,8 @@ def server_processes(
                 "bench.ceiling:app",
             ]  # fmt: skip
         log_path = log_dir / f"{app}-{server}-{workers}w.log"
-        result.append(ServerProcess(app, server, port, argv, env, log_path))
+        headers = (wrapper_headers or {}) if app == "wrapper" else {}
+        result.append(ServerProcess(app, server, port, argv, env, log_path, headers))
     return result
 
 

@@ -7,8 +7,10 @@ Loads the wrapper in this process (no HTTP server) on the benchmark database
 get-by-key and the deep keyset page, and times each stage of the read path
 with CPU timers wrapped around the functions that do it (less the timers' own
 cost, calibrated on an empty function). `other` is the untimed request's CPU
-less the stages: WSGI environ and request objects, routing, Flask dispatch,
-after-request hooks, closing. `--profile` prints cProfile's top functions too.
+less the stages: the WSGI environ, routing and the query string's parsing in
+`wrapper/direct.py` (or, for requests it leaves to Flask, Flask's request
+objects, dispatch and after-request hooks), the `Link` header, closing.
+`--profile` prints cProfile's top functions too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from bench.databases import DATA_DIR, prepare, sample_keys, write_config
 # (stage, module path, attribute); a class attribute is patched on the class.
 STAGES: tuple[tuple[str, str, str], ...] = (
     ("identify+authorize", "wrapper.app", "allow_everything"),
+    ("identify+authorize", "wrapper.app", "allow_everything_environ"),
     ("identify+authorize", "wrapper.auth.guard", "Guard.authorize"),
+    ("identify+authorize", "wrapper.auth.guard", "Guard.authorize_environ"),
     ("parse", "wrapper.read", "parse_query"),
     ("parse", "wrapper.read", "parse_item_query"),
     ("plan", "wrapper.translate", "Planner.plan_list"),

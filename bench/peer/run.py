@@ -1,10 +1,11 @@
 """The wrapper, the hand-written ceiling and Platformatic DB, side by side.
 
     python -m bench.peer --backend sqlite|postgresql [--orders N] [--duration S]
-        [--workers W] [--connections C] [--workloads a,b]
+        [--workers W] [--connections C] [--workloads a,b] [--auth]
 
 Builds (or reuses) the benchmark database and Platformatic's copy of it,
-starts the wrapper (`legacy-wrapper serve --server granian --no-auth`), the
+starts the wrapper (`legacy-wrapper serve --server granian --no-auth`, or with
+`--auth` a bearer token of a shared-secret issuer on every request), the
 ceiling (`granian bench.ceiling:app`) and Platformatic (`wattpm start`), each
 with W workers on its own loopback port, then for every workload of
 bench/run.py warms each up and measures them in alternating slices with wrk
@@ -42,6 +43,7 @@ from bench.run import (
     server_processes,
 )
 from bench.run import workload_paths as bench_paths
+from bench.stages import auth_section, bearer_token
 
 log = logging.getLogger("bench")
 APPS = ("wrapper", "ceiling", "platformatic")
@@ -87,8 +89,9 @@ def measure(
     """Warm every app up, then slices in rotating order; wrk numbers plus the CPU
     of each server's process group per request."""
     targets = {a: (servers[a].base_url, paths_of(a, name, keys, cursors)) for a in APPS}
-    for base, paths in targets.values():
-        loadgen.run_load(base, paths, args.warmup, args.connections, args.threads)
+    for app, (base, paths) in targets.items():
+        headers = servers[app].headers
+        loadgen.run_load(base, paths, args.warmup, args.connections, args.threads, headers)
     groups = {a: p.proc.pid for a, p in servers.items() if p.proc is not None}
     database = PG_DATABASE if args.backend == "postgresql" else None
     slices: dict[str, list[dict[str, Any]]] = {a: [] for a in APPS}
@@ -100,7 +103,12 @@ def measure(
             base, paths = targets[app]
             before = CpuSample.take(set(groups.values()), database)
             slice_ = loadgen.run_load(
-                base, paths, args.duration / args.rounds, args.connections, args.threads
+                base,
+                paths,
+                args.duration / args.rounds,
+                args.connections,
+                args.threads,
+                servers[app].headers,
             )
             after = CpuSample.take(set(groups.values()), database)
             slices[app].append(slice_)
@@ -151,6 +159,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="the wrapper authenticates a bearer token on every request (validated, cached)",
+    )
     parser.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
     args = parser.parse_args(argv)
     args.workloads = [w for w in args.workloads.split(",") if w]
@@ -174,11 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peer_db = postgresql_copy(args.orders)
     config_path = write_config(url, DATA_DIR / f"wrapper-{args.backend}.yaml")
+    headers: dict[str, str] = {}
+    if args.auth:
+        config_path.write_text(config_path.read_text() + auth_section())
+        headers = {"Authorization": f"Bearer {bearer_token()}"}
     keys = sample_keys(url, args.keys)
     log.info("deep cursors (in-process walk of 70%% of %d orders) ...", keys["orders"])
     cursors = deep_cursors(config_path, url, keys["orders"])
     log_dir = DATA_DIR / "logs" / f"{stamp}-peer"
-    processes = server_processes("granian", args.workers, config_path, url, log_dir)
+    processes = server_processes("granian", args.workers, config_path, url, log_dir, headers)
     peer = platformatic.server(peer_db, free_port(), args.workers, args.backend, log_dir)
     processes.append(peer)
     servers = {p.app: p for p in processes}
