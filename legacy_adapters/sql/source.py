@@ -37,6 +37,7 @@ from legacy_adapters.sql.backends import backend_for
 from legacy_adapters.sql.checksums import checksum_statement, rows_statement
 from legacy_adapters.sql.compiled import CompiledSelect
 from legacy_adapters.sql.errors import describe_failure, where
+from legacy_adapters.sql.kept import KeptConnections
 from legacy_adapters.sql.reflection import named_types, table_info
 from legacy_adapters.sql.statements import StatementCache, build_statement, statement_values
 
@@ -71,6 +72,10 @@ class SQLAlchemySource:
         self._metadata = sa.MetaData()
         self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
         self._file_identity = _identity(self._file) if self._file else None
+        keeps = self.backend.reads_leave_nothing(read_only) and isinstance(
+            self.engine.pool, sa.pool.QueuePool
+        )
+        self._kept = KeptConnections(self._checkout_raw, pool_size - 1 if keeps else 0)
 
     # ------------------------------------------------------------------ engine
 
@@ -162,6 +167,7 @@ class SQLAlchemySource:
         if self._file_identity is not None:
             log.warning("the SQLite database file %s was replaced: reopening it", self._file)
         self._file_identity = identity
+        self._kept.renew()
         self.engine.dispose()
 
     # ------------------------------------------------------------------ reflection
@@ -281,17 +287,27 @@ class SQLAlchemySource:
             return self._on_raw(work)
 
     def _on_raw(self, work: Callable[[Any], T]) -> T:
+        raw = self._kept.get()  # this thread's connection, see `kept.py`
+        if raw is not None:
+            try:
+                return work(raw)
+            except BaseException:
+                self._kept.drop()
+                raise
+        raw = self._checkout_raw()
         try:
-            raw = self.engine.raw_connection()
+            return work(raw)
+        finally:
+            raw.close()  # back to the pool, rolled back
+
+    def _checkout_raw(self) -> Any:
+        try:
+            return self.engine.raw_connection()
         except self._dbapi_error as err:
             wrapped = self._wrapped(err, None)
             if self._is_timeout(wrapped):
                 raise SourceTimeout(describe_failure(self.url, wrapped)) from err
             raise SourceUnavailable(describe_failure(self.url, wrapped)) from err
-        try:
-            return work(raw)
-        finally:
-            raw.close()  # back to the pool, rolled back
 
     @property
     def _dbapi_error(self) -> type[Exception]:
@@ -366,6 +382,8 @@ class SQLAlchemySource:
         self._run(lambda conn: conn.execute(sa.select(1)))
 
     def close(self) -> None:
+        self._kept.renew()
+        self._kept.drop()
         self.engine.dispose()
 
 

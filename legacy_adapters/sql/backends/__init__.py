@@ -55,6 +55,11 @@ class Backend:
 
     checksums = False  # row_hash and hash_sum are implemented: range checksums
 
+    def reads_leave_nothing(self, read_only: bool) -> bool:
+        """A read leaves no transaction or snapshot open on its connection, so a
+        serving thread may keep the connection for its next read (`sql/kept.py`)."""
+        return False
+
     def row_hash(self, columns: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[int]:
         """A row's hash computed by the database: an integer below 2**60."""
         raise NotImplementedError

@@ -88,6 +88,9 @@ class PostgreSQL(Backend):
             settings.options["isolation_level"] = "AUTOCOMMIT"
         return settings
 
+    def reads_leave_nothing(self, read_only: bool) -> bool:
+        return read_only  # reads run in autocommit (`settings`)
+
     def is_statement_timeout(self, err: exc.DBAPIError) -> bool:
         return _sqlstate(err) == _QUERY_CANCELED
 

@@ -74,6 +74,9 @@ class SQLite(Backend):
                     return 1 if deadline[0] and time.monotonic() > deadline[0] else 0
 
                 dbapi_conn.set_progress_handler(_progress, 10_000)
+                record.info["lw_rearm"] = lambda: deadline.__setitem__(
+                    0, time.monotonic() + statement_timeout
+                )  # a kept connection's next read (`sql/kept.py`)
 
         if statement_timeout:
             # SQLite has no statement timeout: the progress handler interrupts any
@@ -85,6 +88,10 @@ class SQLite(Backend):
                 deadline = record.info.get("lw_deadline")
                 if deadline is not None:
                     deadline[0] = time.monotonic() + statement_timeout
+
+    def reads_leave_nothing(self, read_only: bool) -> bool:
+        # sqlite3 opens no transaction for a SELECT; the cursor is closed after it
+        return True
 
     def exact(self, col: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """Text by its bytes: a column declared COLLATE NOCASE or RTRIM takes `abc`
