@@ -39,6 +39,7 @@ from wrapper.read import ReadPath
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # (resource, "list" | "item", environ) -> Access; raises the views' problems
 AuthorizeEnviron = Callable[[Resource, str, dict[str, Any]], Access]
+NO_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 
 
 class DirectReads:
@@ -106,8 +107,12 @@ class DirectReads:
         key: str | None,
     ) -> list[bytes]:
         # as werkzeug's `request.args` (its decoding is the identity on ASCII)
-        args = ImmutableMultiDict(
-            parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
+        args = (
+            ImmutableMultiDict(
+                parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
+            )
+            if query
+            else NO_ARGS
         )
         read = self.read
         if key is None:

@@ -87,13 +87,15 @@ def parse_item_query(
     args: MultiDict, resource: Resource, full: Resource | None = None
 ) -> ItemQuery:
     """Single items take only `fields` and `expand` (see `parse_query` for `full`)."""
-    for name in args:
+    given: dict[str, str] = {}  # not `args.get`: a missing name raises inside werkzeug
+    for name, values in args.lists():
         if name not in ("fields", "expand"):
             raise InvalidParameter(name, f"unknown parameter {name!r}; items take fields, expand")
-        if len(args.getlist(name)) > 1:
+        if len(values) > 1:
             raise InvalidParameter(name, f"{name!r} is given more than once")
+        given[name] = values[0]
     return ItemQuery(
-        _fields(args.get("fields"), resource), _expand(args.get("expand"), resource, full)
+        _fields(given.get("fields"), resource), _expand(given.get("expand"), resource, full)
     )
 
 

@@ -11,12 +11,13 @@ and render the rows. Responding (ETag, 304, shared cache) wraps this in
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from werkzeug.datastructures import MultiDict
 
 from wrapper.access import Access
 from wrapper.config import PagingConfig
+from wrapper.lru import LRU
 from wrapper.mapping.model import Resource
 from wrapper.query import parse_item_query, parse_query
 from wrapper.reader import Reader
@@ -30,6 +31,7 @@ class ReadPath:
         self.planner = planner
         self.reader = reader
         self.paging = paging
+        self._links: LRU[tuple[tuple[str, str | None], ...], tuple[str, str]] = LRU(1024)
 
     def list(
         self, resource: Resource, access: Access, args: MultiDict, link_base: str, path: str
@@ -40,10 +42,25 @@ class ReadPath:
         page, unrendered = self.reader.page(plan)  # execute and render
         headers = _unrendered(unrendered)
         if page["next_cursor"]:
-            following = args.to_dict()
-            following["cursor"] = page["next_cursor"]
-            headers["Link"] = f'<{link_base}{path}?{urlencode(following)}>; rel="next"'
+            following = self.next_query(args, page["next_cursor"])
+            headers["Link"] = f'<{link_base}{path}?{following}>; rel="next"'
         return page, headers
+
+    def next_query(self, args: MultiDict, cursor: str) -> str:
+        """The next page's query string: `args` (the first value of each name, in
+        their order) with `cursor` where it was, or last; encoded as `urlencode`
+        encodes a dict. Everything but the cursor is encoded once per shape."""
+        given = args.to_dict()
+        shape = tuple((k, None if k == "cursor" else v) for k, v in given.items())
+        if "cursor" not in given:
+            shape += (("cursor", None),)
+        template = self._links.get(shape)
+        if template is None:
+            hole = "\0"  # where the cursor goes (quote_plus never leaves a NUL)
+            parts = [quote_plus(k) + "=" + (hole if v is None else quote_plus(v)) for k, v in shape]
+            before, after = "&".join(parts).split(hole)
+            template = self._links.put(shape, (before, after))
+        return template[0] + quote_plus(cursor) + template[1]
 
     def item(self, resource: Resource, access: Access, key: str, args: MultiDict) -> Body:
         view = access.view(resource)
