@@ -24,8 +24,9 @@ class StringConverter(Converter):
         self.pad_to = pad_to
         self.empty_as_null = empty_as_null
         self.fixed_length = pad_to is not None
-        if not empty_as_null:
-            self.inline = '{v}.rstrip(" ")' if trim else "{v}"
+        shown = '{v}.rstrip(" ")' if trim else "{v}"
+        # blank (any whitespace) is null: the same test as `render`
+        self.inline = f"({shown} if {{v}}.strip() else None)" if empty_as_null else shown
 
     def render(self, value: Any) -> Any:
         if value is None:
