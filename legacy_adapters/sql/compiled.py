@@ -68,6 +68,7 @@ class CompiledSelect:
         self.supported = not any(isinstance(b.type, TupleType) for b in binds)
         self._forms: dict[tuple[int, ...], _Form] = {}
         self._results: dict[tuple[Any, ...], tuple[Processor, ...] | None] = {}
+        self._type_codes = _psycopg_codes if dialect.driver == "psycopg" else _dbapi_codes
 
     def bind(self, params: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL text and the DBAPI parameters for these values."""
@@ -82,7 +83,7 @@ class CompiledSelect:
     def rows(self, cursor: Any) -> list[Sequence[Any]]:
         """The cursor's rows, each value through the dialect's result processor."""
         rows = cursor.fetchall()
-        codes = tuple(column[1] for column in cursor.description)
+        codes = self._type_codes(cursor)
         processors = self._results.get(codes, False)
         if processors is False:
             processors = self._results[codes] = self._processors(codes)
@@ -104,3 +105,16 @@ class CompiledSelect:
             for column, code in zip(columns, codes, strict=True)
         )
         return found if any(found) else None
+
+
+def _dbapi_codes(cursor: Any) -> tuple[Any, ...]:
+    return tuple(column[1] for column in cursor.description)
+
+
+def _psycopg_codes(cursor: Any) -> tuple[Any, ...]:
+    """`description`'s type codes (OIDs) read off the result: psycopg builds a
+    `Column` object per column for `description`, on every read."""
+    result = cursor.pgresult
+    if result is None:
+        return _dbapi_codes(cursor)
+    return tuple(map(result.ftype, range(result.nfields)))
