@@ -24,22 +24,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Flask
-from werkzeug.datastructures import ImmutableMultiDict
 
 from wrapper.access import Access
 from wrapper.browser import PERSONAL, SECURITY_HEADERS
 from wrapper.caching import Responder
 from wrapper.conditional import JSON, etag_matches
 from wrapper.mapping.model import Mapping, Resource
+from wrapper.query import parse_args
 from wrapper.read import ReadPath
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # (resource, "list" | "item", environ) -> Access; raises the views' problems
 AuthorizeEnviron = Callable[[Resource, str, dict[str, Any]], Access]
-NO_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 
 
 class DirectReads:
@@ -106,28 +104,25 @@ class DirectReads:
         query: str,
         key: str | None,
     ) -> list[bytes]:
-        # as werkzeug's `request.args` (its decoding is the identity on ASCII)
-        args = (
-            ImmutableMultiDict(
-                parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
-            )
-            if query
-            else NO_ARGS
-        )
         read = self.read
         if key is None:
             access = self.authorize(resource, "list", environ)
-            base = self.public_urls.get(resource.version) or environ.get("SCRIPT_NAME", "").rstrip(
-                "/"
-            )
+            script_root = environ.get("SCRIPT_NAME", "").rstrip("/")
+            base = self.public_urls.get(resource.version) or script_root
             entity, control = self.respond.entity(
-                environ, resource, access, lambda: read.list(resource, access, args, base, path)
+                environ,
+                resource,
+                access,
+                lambda: read.list_query(resource, access, query, base, path),
             )
         else:
             item_key = key
             access = self.authorize(resource, "item", environ)
             entity, control = self.respond.entity(
-                environ, resource, access, lambda: read.item(resource, access, item_key, args)
+                environ,
+                resource,
+                access,
+                lambda: read.item(resource, access, item_key, parse_args(query)),
             )
         headers = [("ETag", entity.etag)]
         if control:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from wrapper.config import PagingConfig
 from wrapper.mapping.model import Resource
@@ -27,6 +28,7 @@ from wrapper.operators import CONTROL_PARAMETERS, OPERATORS, read_values
 from wrapper.problems import InvalidParameter
 
 _FILTER = re.compile(r"([a-z][a-z0-9_]*)(?:\[([a-z]+)\])?")  # fullmatch: `$` passes "x\n"
+NO_ARGS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 _DIGITS = re.compile(r"[0-9]+")  # int() also takes other scripts' digits, " 10" and "1_0"
 
 
@@ -55,6 +57,14 @@ class Query:
     cursor: str | None = None
     expand: tuple[str, ...] = ()
     count: str | None = None  # "exact" | "estimate"
+
+
+def parse_args(query: str) -> ImmutableMultiDict[str, str]:
+    """An ASCII query string as werkzeug's `request.args` reads it (its decoding is
+    the identity on ASCII; invalid percent escapes stay escaped)."""
+    if not query:
+        return NO_ARGS
+    return ImmutableMultiDict(parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"))
 
 
 def parse_query(

@@ -19,9 +19,9 @@ from wrapper.access import Access
 from wrapper.config import PagingConfig
 from wrapper.lru import LRU
 from wrapper.mapping.model import Resource
-from wrapper.query import parse_item_query, parse_query
+from wrapper.query import parse_args, parse_item_query, parse_query
 from wrapper.reader import Reader
-from wrapper.translate import Planner
+from wrapper.translate import Plan, Planner
 
 Body = tuple[Any, dict[str, str]]  # the JSON body and extra headers
 
@@ -32,13 +32,35 @@ class ReadPath:
         self.reader = reader
         self.paging = paging
         self._links: LRU[tuple[tuple[str, str | None], ...], tuple[str, str]] = LRU(1024)
+        self._planned: LRU[tuple[str, str, str, int], tuple[Access, MultiDict, Plan]] = LRU(4096)
 
     def list(
         self, resource: Resource, access: Access, args: MultiDict, link_base: str, path: str
     ) -> Body:
+        return self._page(self._plan(resource, access, args), args, link_base, path)
+
+    def list_query(
+        self, resource: Resource, access: Access, query: str, link_base: str, path: str
+    ) -> Body:
+        """`list` for a raw (ASCII) query string: without a cursor (whose meaning
+        changes with the cursor keys), the parsed arguments and the plan are kept
+        per query string and caller's grants, so a polled page is planned once."""
+        if "cursor" in query:
+            args = parse_args(query)
+            return self.list(resource, access, args, link_base, path)
+        key = (resource.version, resource.name, query, id(access))
+        found = self._planned.get(key)
+        if found is None or found[0] is not access:  # an id reused after eviction
+            args = parse_args(query)
+            found = self._planned.put(key, (access, args, self._plan(resource, access, args)))
+        return self._page(found[2], found[1], link_base, path)
+
+    def _plan(self, resource: Resource, access: Access, args: MultiDict) -> Plan:
         view = access.view(resource)
         query = parse_query(args, view, self.paging, resource)  # parse
-        plan = self.planner.plan_list(view, query, access)  # plan
+        return self.planner.plan_list(view, query, access)  # plan
+
+    def _page(self, plan: Plan, args: MultiDict, link_base: str, path: str) -> Body:
         page, unrendered = self.reader.page(plan)  # execute and render
         headers = _unrendered(unrendered)
         if page["next_cursor"]:

@@ -3,6 +3,7 @@ with the new cursor where the old one was (or last)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from urllib.parse import urlencode
 
 import pytest
@@ -31,3 +32,39 @@ def test_the_next_query_is_the_request_s_with_the_new_cursor(
     expected["cursor"] = cursor
     for _ in range(2):  # encoded, then from the remembered shape
         assert read.next_query(args, cursor) == urlencode(expected)
+
+
+def test_a_polled_page_is_planned_once_per_caller(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ..support.demo import build_demo, close_app, open_app, write_config
+    from ..support.tokens import token
+
+    app = open_app(write_config(tmp_path, build_demo(tmp_path)))
+    try:
+        planner = app.extensions["legacy_wrapper"].read.planner
+        planned: list[str] = []
+        original = planner.plan_list
+
+        def counting(resource, query, access):  # type: ignore[no-untyped-def]
+            planned.append(resource.name)
+            return original(resource, query, access)
+
+        monkeypatch.setattr(planner, "plan_list", counting)
+        client = app.test_client()
+        everything = client.get("/v1/orders?limit=500", headers=token(app)).get_json()["data"]
+        counts = Counter(o["customer_no"] for o in everything)
+        (a, _), (b, _) = counts.most_common(2)  # customers with several orders
+        one = token(app, "orders:read", customer_no=a)
+        two = token(app, "orders:read", customer_no=b)
+        url = "/v1/orders?limit=2&sort=ordered_on"
+        first = [client.get(url, headers=one).get_json() for _ in range(3)]
+        assert len(planned) == 2 and first[0] == first[2]
+        other = client.get(url, headers=two).get_json()
+        assert len(planned) == 3  # another caller's rows: its own plan (+ the listing above)
+        assert {o["customer_no"] for o in first[0]["data"]} == {a}
+        assert {o["customer_no"] for o in other["data"]} == {b}
+        cursor = first[0]["next_cursor"]
+        for _ in range(2):
+            client.get(f"{url}&cursor={cursor}", headers=one)
+        assert len(planned) == 5  # a cursor is read again each time
+    finally:
+        close_app(app)
