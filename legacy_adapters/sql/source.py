@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -266,14 +266,22 @@ class SQLAlchemySource:
 
     def _fetch(self, raw: Any, compiled: CompiledSelect, params: dict[str, Any]) -> list[Any]:
         sql, values = compiled.bind(params)
-        cursor = raw.cursor()
+        # One cursor per connection, used read after read (a psycopg cursor costs
+        # 13 us to make and close); a read that fails closes it.
+        info = raw.info
+        cursor = info.get("lw_cursor")
+        if cursor is None:
+            cursor = info["lw_cursor"] = raw.dbapi_connection.cursor()
         try:
             cursor.execute(sql, values)
             return compiled.rows(cursor)
-        except self._dbapi_error as err:
-            raise self._wrapped(err, raw, sql, values) from err
-        finally:
-            cursor.close()
+        except BaseException as err:
+            info.pop("lw_cursor", None)
+            with suppress(Exception):
+                cursor.close()
+            if isinstance(err, self._dbapi_error):
+                raise self._wrapped(err, raw, sql, values) from err
+            raise
 
     def _run_raw(self, work: Callable[[Any], T]) -> T:
         """`_run` on a pooled DBAPI connection (no `Connection` around it)."""

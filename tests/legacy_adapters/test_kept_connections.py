@@ -138,3 +138,26 @@ def test_a_replaced_sqlite_file_is_read_by_kept_connections(tmp_path: Path) -> N
         assert source.select(page) == [(100,)]
     finally:
         source.close()
+
+
+def test_a_failed_read_leaves_the_next_one_working(tmp_path: Path) -> None:
+    """A read the database refuses (its table gone) closes the connection's reused
+    cursor; the next read, once the table is back, is answered."""
+    from legacy_adapters.base import QueryRejected
+
+    path = tmp_path / "n.db"
+    _numbers(path, 3)
+    source = SQLAlchemySource(f"sqlite:///{path}", read_only=False)
+    try:
+        source.reflect(tables=[TableRef("N")])
+        page = Select(TableRef("N"), ("V",), limit=1)
+        assert source.select(page) == [(0,)]
+        with sqlite3.connect(path) as conn:
+            conn.execute("ALTER TABLE N RENAME TO M")
+        with pytest.raises(QueryRejected):
+            source.select(page)
+        with sqlite3.connect(path) as conn:
+            conn.execute("ALTER TABLE M RENAME TO N")
+        assert source.select(page) == [(0,)]
+    finally:
+        source.close()
