@@ -49,7 +49,7 @@ class DirectReads:
         respond: Responder,
         authorize: AuthorizeEnviron,
         *,
-        credential_keys: tuple[str, ...],
+        credential_keys: tuple[str, str],
         public_urls: dict[str, str | None],
         cors_versions: frozenset[str],
     ) -> None:
@@ -62,7 +62,14 @@ class DirectReads:
         self.lists: dict[str, Resource] = {}
         self.items: dict[str, Resource] = {}  # by "/{version}/{resource}/"
         self.public_urls = public_urls
-        self.vary = {v: v in cors_versions for v in mapping.versions}
+        # what `browser.protective_headers` adds after a view, by version and by whether
+        # the response is personal (credentials sent, no Cache-Control of the view's)
+        self.tails: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
+        for name in mapping.versions:
+            vary = (("Vary", "Origin"),) if name in cors_versions else ()
+            for personal in (False, True):
+                control = (("Cache-Control", PERSONAL),) if personal else ()
+                self.tails[(name, personal)] = (*SECURITY_HEADERS.items(), *control, *vary)
         for version in mapping.versions.values():
             for resource in version.resources.values():
                 path = f"/{version.name}/{resource.name}"
@@ -124,23 +131,22 @@ class DirectReads:
                 access,
                 lambda: read.item(resource, access, item_key, parse_args(query)),
             )
-        headers = [("ETag", entity.etag)]
-        if control:
-            headers.append(("Cache-Control", control))
-        if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
+        etag = entity.etag
+        if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
             self.respond.metrics.not_modified.inc()
             status, body = "304 NOT MODIFIED", b""
+            headers = [("ETag", etag)]
+            if control:
+                headers.append(("Cache-Control", control))
         else:
             status, body = "200 OK", entity.body
-            headers[:0] = entity.headers
-            headers.append(("Content-Type", JSON))
-            headers.append(("Content-Length", str(len(body))))
-        # what `browser.protective_headers` adds after a view
-        headers.extend(SECURITY_HEADERS.items())
-        if not control and any(k in environ for k in self.credential_keys):
-            headers.append(("Cache-Control", PERSONAL))
-        if self.vary[resource.version]:
-            headers.append(("Vary", "Origin"))
+            headers = [*entity.headers, ("ETag", etag)]
+            if control:
+                headers.append(("Cache-Control", control))
+            headers += (("Content-Type", JSON), ("Content-Length", str(len(body))))
+        keys = self.credential_keys
+        personal = not control and (keys[0] in environ or keys[1] in environ)
+        headers += self.tails[(resource.version, personal)]
         start_response(status, headers)
         return [body]
 
