@@ -58,6 +58,8 @@ Policy = Literal["reject", "quarantine"]
 BATCH_ROWS = 5000
 GROUP_ROWS = 50  # rows an INSERT statement carries (fewer statements, same binding)
 MAX_VARIABLES = 999  # bound values a statement may carry on any SQLite build
+LOAD_CACHE_KIB = 32000  # page cache while inserting
+SORT_CACHE_KIB = 2000  # page cache, and so sorter memory, while creating indexes
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,7 @@ def load(
         reason = run.refusal(max_rejected, allow_empty)
         if reason:
             raise LoadRejected(report(False), reason)
-        run.finish(indexes, report(True))
-        run.close()
+        run.finish(indexes, report(True))  # closes the file
         final = report(True)
         if before_swap is not None:
             before_swap(temp, final)
@@ -204,6 +205,7 @@ class _Run:
         batch_rows: int,
     ) -> None:
         self.source = str(reader.path)
+        self.path = temp
         self.locate = reader.locate
         columns = reader.columns
         self.policy = policy
@@ -240,7 +242,7 @@ class _Run:
         db.execute("PRAGMA journal_mode=OFF")  # a new file: on failure it is thrown away
         db.execute("PRAGMA synchronous=OFF")  # made durable with fsync before the swap
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
-        db.execute("PRAGMA cache_size=-32000")
+        db.execute(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
         for t in (self.data, self.quarantine, self.report_table):
             db.execute(storage.ddl(sa.schema.CreateTable(t)))
         db.execute("BEGIN")
@@ -383,8 +385,18 @@ class _Run:
         return None
 
     def finish(self, indexes: Sequence[Sequence[str]], report: LoadReport) -> None:
+        """Create the indexes, write the report row, commit; then check the file afresh.
+
+        The index sort runs with SQLite's default page cache (`SORT_CACHE_KIB`),
+        which also bounds the sorter's in-memory runs: small runs merged
+        cost 0.35 s a million records where one 32 MB run cost 0.6 to 0.85 s.
+        The count and `PRAGMA quick_check` run on a new connection to the
+        committed file (what a reader will open): the same check, at half the
+        cost of running it in the connection that wrote the file.
+        """
         db = self.db
         assert db is not None
+        db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
         for n, columns in enumerate(indexes, 1):
             index = sa.Index(f"ix_{self.data.name}_{n}", *(self.data.c[c] for c in columns))
             db.execute(storage.ddl(sa.schema.CreateIndex(index)))
@@ -403,14 +415,19 @@ class _Run:
             ),
         )
         db.execute("COMMIT")
-        count = db.execute(
-            storage.ddl(sa.select(sa.func.count()).select_from(self.data))
-        ).fetchone()[0]
-        if count != self.loaded:
-            raise RuntimeError(f"loaded {self.loaded} rows but the table holds {count}")
-        check = db.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise RuntimeError(f"the new database file fails its check: {check}")
+        self.close()
+        check = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            count = check.execute(
+                storage.ddl(sa.select(sa.func.count()).select_from(self.data))
+            ).fetchone()[0]
+            if count != self.loaded:
+                raise RuntimeError(f"loaded {self.loaded} rows but the table holds {count}")
+            result = check.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                raise RuntimeError(f"the new database file fails its check: {result}")
+        finally:
+            check.close()
 
     def close(self) -> None:
         if self.db is not None:
