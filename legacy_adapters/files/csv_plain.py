@@ -39,10 +39,11 @@ class PlainText:
         self.delimiter = delimiter
         self.specials = specials  # characters that make a chunk not plain
         delim = re.escape(delimiter)
-        fields = [_field(c, delim, c.name in required) for c in columns]
-        line = delim.join(fields)
         # Possessive quantifiers: a plain line is never re-read another way.
-        self.pattern = re.compile(f"(?:{line}\n)*+(?:{line})?+")
+        self.pattern = _chunk([_field(c, delim, c.name in required) for c in columns], delim)
+        # The same with every typed field required: a chunk it matches has no empty
+        # typed field, so the insert need not look for one (`StorageRun.empty`).
+        self.filled = _chunk([_field(c, delim, c.type != "text") for c in columns], delim)
         self.width = len(columns)
         self.dates = [i for i, c in enumerate(columns) if c.type == "date"]
 
@@ -70,15 +71,15 @@ class PlainText:
         """The records of `text` in runs of `size`, or None when `text` is not plain."""
         if "\r" in text and text.count("\r") == text.count("\r\n"):
             text = text.replace("\r\n", "\n")
-        if any(c in text for c in self.specials) or not self.pattern.fullmatch(text):
+        if any(c in text for c in self.specials):
+            return None
+        empty = self.filled.fullmatch(text) is None
+        if empty and not self.pattern.fullmatch(text):
             return None
         if text.endswith("\n"):
             text = text[:-1]
         # Every line has exactly `width` fields: split once, cut into runs of `size` records.
         fields = text.replace("\n", self.delimiter).split(self.delimiter)
-        d = self.delimiter
-        empty = f"{d}{d}" in text or f"\n{d}" in text or f"{d}\n" in text
-        empty = empty or text.startswith(d) or text.endswith(d)
         step = size * self.width
         runs = [
             StorageRun(fields[start : start + step], self.width, empty)
@@ -97,6 +98,12 @@ class PlainText:
         except ValueError:
             return False
         return True
+
+
+def _chunk(fields: list[str], delim: str) -> re.Pattern[str]:
+    """Whole lines of these fields (each a pattern), the last one with or without its end."""
+    line = delim.join(fields)
+    return re.compile(f"(?:{line}\n)*+(?:{line})?+")
 
 
 def _field(column: Column, delim: str, required: bool) -> str:
