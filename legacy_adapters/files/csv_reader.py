@@ -28,7 +28,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from legacy_adapters.files import csv_ahead, csv_plain, csv_types
+from legacy_adapters.files import csv_ahead, csv_plain, csv_types, csv_whole
 from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row, StorageRun
 
 CHUNK_BYTES = 1 << 18
@@ -272,6 +272,27 @@ class CsvReader:
             if ahead is not None:
                 ahead.close()
             lines.close()
+
+    def plain_file(self, required: Collection[str] = ()) -> csv_whole.PlainFile | None:
+        """The file for SQLite to read itself, if every chunk proves plain (`csv_whole`)."""
+        plain = csv_plain.PlainText.of(self._columns, self._dialect, self.decimal_point, required)
+        header_lines = self._header_lines if self.header else 0
+        delimiter = self._dialect["delimiter"]
+        if plain is None:
+            return None
+        if not csv_whole.usable(self._path, self.header, header_lines, delimiter, self._bom):
+            return None
+        return csv_whole.PlainFile(
+            path=self._path,
+            columns=self._columns,
+            plain=plain,
+            delimiter=delimiter,
+            header=self.header,
+            encoding=self.encoding,
+            utf8=self.encoding.lower().replace("_", "-") in ("utf-8", "utf8"),
+            chunks=lambda: _Lines(self._path, self.encoding, self._bom),
+            drop_lines=_drop_lines,
+        )
 
     def _records(
         self,
