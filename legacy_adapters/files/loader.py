@@ -279,7 +279,7 @@ class _Run:
         assert db is not None
         db.execute(plain.source_sql())
         lock, stop = threading.Lock(), threading.Event()
-        counted: list[int | None] = []
+        counted: list[tuple[int, bool] | None] = []
         inserting = [True]
 
         def check() -> None:
@@ -305,9 +305,12 @@ class _Run:
             if inserted is None:
                 stop.set()
             checker.join()
-        if inserted is None or counted[0] is None or inserted != counted[0]:
+        if inserted is None or counted[0] is None or inserted != counted[0][0]:
             return False  # an interrupt may have rolled the transaction back: the file goes
         db.execute(f"DROP TABLE temp.{csv_whole.SOURCE}")
+        nulls = plain.nulls_sql(table, storage.DIALECT.identifier_preparer.quote)
+        if counted[0][1] and nulls:
+            db.execute(nulls)
         self.loaded = self.record = inserted
         return True
 

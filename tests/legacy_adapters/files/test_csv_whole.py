@@ -203,7 +203,7 @@ def test_a_whole_file_check_stops_when_told(tmp_path, paths):
     path = write(tmp_path, "t.csv", ["K,T,N,D,W,R", *data(50)])
     plain = CsvReader(path, types=TYPES).plain_file(["K"])
     assert plain is not None
-    assert plain.check() == 50
+    assert plain.check() == (50, True)  # rows "e" have empty typed fields
     stop = csv_whole.threading.Event()
     stop.set()
     assert plain.check(stop) is None
@@ -215,3 +215,27 @@ def test_without_sqlean_the_general_way_loads(tmp_path, monkeypatch, paths):
     path = write(tmp_path, "t.csv", ["K,T,N,D,W,R", *data(100)])
     report = load(CsvReader(path, types=TYPES), tmp_path / "t.db", table="t", key=["K"])
     assert paths == [] and report.rows_loaded == 100
+
+
+def test_without_empty_typed_fields_nothing_is_updated(tmp_path, monkeypatch, paths):
+    lines = ["K,T,N,D,W,R"] + [
+        line for line in data(600) if line[0] in "adf"
+    ]  # no empty number or date
+    lines[7] = "b,,1,2.5,2024-01-01,0"  # an empty text field stays ''
+    path = write(tmp_path, "t.csv", lines)
+    executed: list[str] = []
+    connect = csv_whole.connect
+
+    def tracing(path):
+        db = connect(path)
+        db.set_trace_callback(executed.append)
+        return db
+
+    monkeypatch.setattr(csv_whole, "connect", tracing)
+    load(CsvReader(path, types=TYPES), tmp_path / "t.db", table="t", key=["K"])
+    assert paths == [True]
+    assert not [sql for sql in executed if sql.startswith("UPDATE")]
+    rows = table(tmp_path / "t.db")
+    assert rows[6][:4] == ("b", "", 1, "integer")
+    assert all(row[i] in ("integer", "real") for row in rows for i in (3, 5, 9))
+    assert {row[7] for row in rows} == {"text"}  # dates
