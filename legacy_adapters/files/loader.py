@@ -277,7 +277,10 @@ class _Run:
         """
         db = self.db
         assert db is not None
-        db.execute(plain.source_sql())
+        try:
+            db.execute(plain.source_sql())
+        except db.Error:
+            return False  # vsv cannot read it: the general way will say why
         lock, stop = threading.Lock(), threading.Event()
         counted: list[tuple[int, bool] | None] = []
         inserting = [True]

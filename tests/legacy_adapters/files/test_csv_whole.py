@@ -239,3 +239,16 @@ def test_without_empty_typed_fields_nothing_is_updated(tmp_path, monkeypatch, pa
     assert rows[6][:4] == ("b", "", 1, "integer")
     assert all(row[i] in ("integer", "real") for row in rows for i in (3, 5, 9))
     assert {row[7] for row in rows} == {"text"}  # dates
+
+
+def test_a_file_vsv_cannot_open_is_loaded_the_general_way(tmp_path, monkeypatch, paths):
+    path = write(tmp_path, "t.csv", ["K,T,N,D,W,R", *data(100)])
+    monkeypatch.setattr(
+        csv_whole.PlainFile,
+        "source_sql",
+        lambda self: (
+            f"CREATE VIRTUAL TABLE temp.{csv_whole.SOURCE} USING vsv(filename='/nonexistent')"
+        ),
+    )
+    report = load(CsvReader(path, types=TYPES), tmp_path / "t.db", table="t", key=["K"])
+    assert paths == [False] and report.rows_loaded == 100
