@@ -273,10 +273,13 @@ class _Run:
 
         False when a chunk is not plain (the insert is interrupted if it still
         runs) or when fewer rows went in than there are records (a duplicate
-        key): the general way then locates each bad record.
+        key): the general way then locates each bad record. False too when
+        the file changed while it was read twice (its size, time or inode):
+        the rows inserted might not be the text checked.
         """
         db = self.db
         assert db is not None
+        identity = _identity(plain.path)
         try:
             db.execute(plain.source_sql())
         except db.Error:
@@ -310,6 +313,8 @@ class _Run:
             checker.join()
         if inserted is None or counted[0] is None or inserted != counted[0][0]:
             return False  # an interrupt may have rolled the transaction back: the file goes
+        if _identity(plain.path) != identity:
+            return False
         db.execute(f"DROP TABLE temp.{csv_whole.SOURCE}")
         nulls = plain.nulls_sql(table, storage.DIALECT.identifier_preparer.quote)
         if counted[0][1] and nulls:
@@ -532,6 +537,12 @@ def loaded_report(target: str | Path) -> dict[str, object] | None:
     finally:
         conn.close()
     return dict(zip(names, row, strict=True)) if row else None
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written or replaced."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class _Background(Generic[T]):

@@ -252,3 +252,23 @@ def test_a_file_vsv_cannot_open_is_loaded_the_general_way(tmp_path, monkeypatch,
     )
     report = load(CsvReader(path, types=TYPES), tmp_path / "t.db", table="t", key=["K"])
     assert paths == [False] and report.rows_loaded == 100
+
+
+def test_a_file_changed_while_it_is_read_is_loaded_again_the_general_way(
+    tmp_path, monkeypatch, paths
+):
+    lines = ["K,T,N,D,W,R", *data(600)]
+    path = write(tmp_path, "t.csv", lines)
+    changed = ["K,T,N,D,W,R", *data(600)]
+    changed[301] = changed[301].replace("Müller", "Mü11er")  # same length, another value
+    check = csv_whole.PlainFile.check
+
+    def rewritten_after_checking(self, stop=None):
+        counted = check(self, stop)
+        path.write_bytes(("\n".join(changed) + "\n").encode())  # as an export rewritten
+        return counted
+
+    monkeypatch.setattr(csv_whole.PlainFile, "check", rewritten_after_checking)
+    load(CsvReader(path, types=TYPES), tmp_path / "t.db", table="t", key=["K"])
+    assert paths == [False]
+    assert table(tmp_path / "t.db")[300][1] == "Mü11er €"  # read again, as it now is
