@@ -272,3 +272,13 @@ def test_a_file_changed_while_it_is_read_is_loaded_again_the_general_way(
     load(CsvReader(path, types=TYPES), tmp_path / "t.db", table="t", key=["K"])
     assert paths == [False]
     assert table(tmp_path / "t.db")[300][1] == "Mü11er €"  # read again, as it now is
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_a_last_line_without_its_end_is_read_whole_alike(tmp_path, monkeypatch, paths, end):
+    path = tmp_path / "t.csv"
+    path.write_bytes(end.join(["K,T,N,D,W,R", *data(400)]).encode())  # no end after the last
+    whole, general = both(tmp_path, monkeypatch, CsvReader(path, types=TYPES))
+    assert paths == [True]
+    assert whole == general and len(whole) == 400
+    assert whole[-1][0] == "d399" and whole[-1][9] == "real"
