@@ -1,21 +1,30 @@
 """Loading a legacy export: fixed-width EBCDIC with packed decimals, and the same data as CSV.
 
-    python -m bench.file_load [--records 1000000] [--only csv,fixed,duckdb,duckdb1] [--heap]
+    python -m bench.file_load [--records 1000000] [--only csv,csvgen,csv1,fixed,duckdb,duckdb1]
+                              [--heap] [--baseline DIR]
 
 Generates (once, cached in bench/.data/) a fixed-width cp037 file described by
 the copybook below and a UTF-8 CSV of the same records, then measures, each in
 a fresh process so that peak memory is its own:
 
 - `fixed`: `FixedWidthReader` + `load()` into a SQLite file (key and one index);
-- `csv`: `CsvReader` (declared types) + `load()`, same table;
+- `csv`: `CsvReader` (declared types) + `load()`, same table: a plain file is
+  read by SQLite's vsv table while a thread checks it (`csv_whole`);
+- `csvgen`: the same the general way (Python splits and binds), plain chunks
+  checked ahead by a helper process (`csv_ahead`) on a machine with two cores;
+- `csv1`: the general way in one process (`csv_reader.AHEAD = False`);
 - `duckdb`: DuckDB's `read_csv` of the same CSV into a DuckDB file, the ceiling
   (all cores); `duckdb1` the same on one thread, as the loader runs.
 
 Prints records per second by elapsed time and by CPU time (the machine may be
-shared: CPU time is the steadier figure), the ratio to the ceiling and the peak
-resident memory (`ru_maxrss`) of each process, next to an idle interpreter with
-the same imports. `--heap` loads the files once more with `tracemalloc` on and
-adds the peak of the Python heap (not timed: tracing slows the load down).
+shared: CPU time is the steadier figure; it includes the helper process's),
+the ratio to the ceiling and the peak resident memory (`ru_maxrss`) of each
+process (and of its helper, if any), next to an idle interpreter with the
+same imports. `--baseline DIR` also runs `fixed` and `csv` with the
+`legacy_adapters` package found first in DIR (an earlier version, exported
+with `git archive`), in the same run: before and after against one ceiling.
+`--heap` loads the files once more with `tracemalloc` on and adds the peak
+of the Python heap (not timed: tracing slows the load down).
 Needs the `bench` extra (`pip install -e '.[bench]'`).
 """
 
@@ -114,12 +123,26 @@ def _peak_mb() -> float:
 
 
 def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU time and that of its children waited for (the CSV helper)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def _helper_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def run_task(task: str, data: Path, records: int, heap: bool = False) -> dict:
     """Runs in the child process."""
+    baseline = os.environ.get("FILE_LOAD_BASELINE")
+    if baseline:  # ahead of the working directory, which `python -m` puts first
+        sys.path.insert(0, baseline)
+        import legacy_adapters
+
+        assert legacy_adapters.__file__.startswith(baseline), legacy_adapters.__file__
     from legacy_adapters.files import copybook
     from legacy_adapters.files.csv_reader import CsvReader
     from legacy_adapters.files.fixed_width import FixedWidthReader
@@ -128,7 +151,12 @@ def run_task(task: str, data: Path, records: int, heap: bool = False) -> dict:
     if task == "idle":
         return {"seconds": 0.0, "cpu": 0.0, "peak_mb": _peak_mb(), "rows": 0}
     target = data / f"load-{task}.db"
-    if task in ("fixed", "csv"):
+    if task in ("fixed", "csv", "csvgen", "csv1"):
+        if task in ("csvgen", "csv1"):
+            from legacy_adapters.files import csv_reader, csv_whole
+
+            csv_whole.connect = lambda path: None
+            csv_reader.AHEAD = task == "csvgen"
         if task == "fixed":
             reader = FixedWidthReader(
                 data / f"accounts-{records}.dat", copybook.parse(COPYBOOK), encoding="cp037"
@@ -162,13 +190,15 @@ def run_task(task: str, data: Path, records: int, heap: bool = False) -> dict:
         rows = conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
         conn.close()
     target.unlink(missing_ok=True)
-    return {"seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb(), "rows": rows}
+    peak = {"helper_mb": _helper_peak_mb()} if _helper_peak_mb() else {}
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb(), "rows": rows} | peak
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--only", default="idle,fixed,csv,duckdb,duckdb1")
+    parser.add_argument("--only", default="idle,fixed,csv,csvgen,csv1,duckdb,duckdb1")
+    parser.add_argument("--baseline", help="a directory holding an earlier legacy_adapters")
     parser.add_argument("--heap", action="store_true", help="also the tracemalloc heap peak")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -185,20 +215,30 @@ def main() -> None:
         f"{args.records:,} records: fixed-width {fixed.stat().st_size / 1e6:.0f} MB (cp037, "
         f"packed), CSV {csv.stat().st_size / 1e6:.0f} MB; {os.cpu_count()} cores\n"
     )
-    results = {task: _child(task, args.records) for task in args.only.split(",")}
+    tasks = args.only.split(",")
+    results = {}
+    for task in tasks:
+        if args.baseline and task in ("fixed", "csv"):
+            results[f"{task}@baseline"] = _child(task, args.records, baseline=args.baseline)
+        results[task] = _child(task, args.records)
     if args.heap:
-        for task in ("fixed", "csv"):
+        for task in ("fixed", "csv", "csvgen", "csv1"):
             if task in results:
                 results[task] |= _child(task, args.records, "--heap")
     ceiling = results.get("duckdb")
     print(
         f"{'loader':<34}{'wall s':>8}{'records/s':>11}{'of ceiling':>11}"
         f"{'CPU s':>8}{'rec/CPU-s':>11}{'of ceiling':>11}{'peak RSS MB':>12}{'heap MB':>9}"
+        f"{'helper MB':>11}"
     )
     labels = {
         "idle": "interpreter + imports (baseline)",
         "fixed": "fixed-width EBCDIC -> SQLite",
         "csv": "CSV -> SQLite",
+        "csvgen": "CSV, general way, helper process",
+        "csv1": "CSV, general way, one process",
+        "fixed@baseline": "fixed-width, baseline",
+        "csv@baseline": "CSV -> SQLite, baseline",
         "duckdb": "DuckDB read_csv (ceiling)",
         "duckdb1": "DuckDB read_csv, 1 thread",
     }
@@ -214,14 +254,19 @@ def main() -> None:
         print(
             f"{labels[task]:<34}{r['seconds']:>8.2f}{rate:>11,.0f}{share:>11}"
             f"{r['cpu']:>8.2f}{cpu_rate:>11,.0f}{cpu_share:>11}{r['peak_mb']:>12.0f}"
-            + (f"{r['heap_mb']:>9.1f}" if "heap_mb" in r else "")
+            + (f"{r['heap_mb']:>9.1f}" if "heap_mb" in r else f"{'':>9}")
+            + (f"{r['helper_mb']:>11.0f}" if "helper_mb" in r else "")
         )
-    print("\nwall: elapsed time; CPU: user + system time of the process (all its threads)")
+    print(
+        "\nwall: elapsed time; CPU: user + system time of the process (all its threads)"
+        " and of its helper process"
+    )
     if args.heap:
         print("heap: peak of the Python heap (tracemalloc), in a separate, untimed load")
 
 
-def _child(task: str, records: int, *extra: str) -> dict:
+def _child(task: str, records: int, *extra: str, baseline: str | None = None) -> dict:
+    env = dict(os.environ, FILE_LOAD_BASELINE=str(Path(baseline).resolve())) if baseline else None
     out = subprocess.run(
         [
             sys.executable,
@@ -236,6 +281,7 @@ def _child(task: str, records: int, *extra: str) -> dict:
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

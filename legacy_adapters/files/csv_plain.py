@@ -25,9 +25,11 @@ import re
 from collections.abc import Collection, Sequence
 from datetime import date
 
-from legacy_adapters.files.layout import MAX_INTEGER_DIGITS
 from legacy_adapters.files.records import Column, StorageRun
-from legacy_adapters.files.storage import EXACT_DIGITS
+
+# The checker is also unpickled in the process that checks chunks ahead
+# (`csv_ahead`): this module imports nothing heavy at its top, and the
+# limits below come from `layout` and `storage` where patterns are made.
 
 
 class PlainText:
@@ -36,13 +38,20 @@ class PlainText:
     def __init__(
         self, columns: Sequence[Column], delimiter: str, specials: str, required: Collection[str]
     ) -> None:
+        from legacy_adapters.files.layout import MAX_INTEGER_DIGITS
+        from legacy_adapters.files.storage import EXACT_DIGITS
+
         self.delimiter = delimiter
         self.specials = specials  # characters that make a chunk not plain
         delim = re.escape(delimiter)
-        fields = [_field(c, delim, c.name in required) for c in columns]
-        line = delim.join(fields)
+        limits = (MAX_INTEGER_DIGITS, EXACT_DIGITS)
         # Possessive quantifiers: a plain line is never re-read another way.
-        self.pattern = re.compile(f"(?:{line}\n)*+(?:{line})?+")
+        fields = [_field(c, delim, c.name in required, *limits) for c in columns]
+        self.pattern = _chunk(fields, delim)
+        # The same with every typed field required: a chunk it matches has no empty
+        # typed field, so the insert need not look for one (`StorageRun.empty`).
+        filled = [_field(c, delim, c.type != "text", *limits) for c in columns]
+        self.filled = _chunk(filled, delim)
         self.width = len(columns)
         self.dates = [i for i, c in enumerate(columns) if c.type == "date"]
 
@@ -55,6 +64,8 @@ class PlainText:
         required: Collection[str],
     ) -> PlainText | None:
         """The checker for these columns, or None when no chunk can be plain."""
+        from legacy_adapters.files.storage import EXACT_DIGITS
+
         kinds = {c.type for c in columns}
         delimiter = dialect["delimiter"]
         if len(columns) < 2 or not kinds <= {"text", "integer", "decimal", "date"}:
@@ -68,30 +79,55 @@ class PlainText:
 
     def runs(self, text: str, size: int) -> list[StorageRun] | None:
         """The records of `text` in runs of `size`, or None when `text` is not plain."""
-        if "\r" in text and text.count("\r") == text.count("\r\n"):
-            text = text.replace("\r\n", "\n")
-        if any(c in text for c in self.specials) or not self.pattern.fullmatch(text):
+        empty = self.check(text, dates=False)
+        if empty is None:
             return None
+        fields = self._fields(text)
+        if self.dates and not self._dates_valid(fields):
+            return None
+        return self._runs(fields, size, empty)
+
+    def check(self, text: str, dates: bool = True) -> bool | None:
+        """None when `text` is not plain, else whether a typed field of it is empty.
+
+        `dates=False` leaves out the check that dates are calendar dates.
+        """
+        if "\r" in text:
+            if text.count("\r") != text.count("\r\n"):
+                return None  # a lone CR
+            text = text.replace("\r\n", "\n")
+        if any(c in text for c in self.specials):
+            return None
+        empty = self.filled.fullmatch(text) is None
+        if empty and not self.pattern.fullmatch(text):
+            return None
+        if dates and self.dates and not self._dates_valid(self._fields(text)):
+            return None
+        return empty
+
+    def split(self, text: str, size: int, empty: bool) -> list[StorageRun]:
+        """The records of `text`, which `check` found plain (dates too), in runs of `size`."""
+        return self._runs(self._fields(text), size, empty)
+
+    def _fields(self, text: str) -> list[str]:
+        """Every line has exactly `width` fields: split once."""
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
         if text.endswith("\n"):
             text = text[:-1]
-        # Every line has exactly `width` fields: split once, cut into runs of `size` records.
-        fields = text.replace("\n", self.delimiter).split(self.delimiter)
-        d = self.delimiter
-        empty = f"{d}{d}" in text or f"\n{d}" in text or f"{d}\n" in text
-        empty = empty or text.startswith(d) or text.endswith(d)
+        return text.replace("\n", self.delimiter).split(self.delimiter)
+
+    def _runs(self, fields: list[str], size: int, empty: bool) -> list[StorageRun]:
         step = size * self.width
-        runs = [
+        return [
             StorageRun(fields[start : start + step], self.width, empty)
             for start in range(0, len(fields), step)
         ]
-        if self.dates and not all(map(self._dates_valid, runs)):
-            return None
-        return runs
 
-    def _dates_valid(self, run: StorageRun) -> bool:
+    def _dates_valid(self, fields: list[str]) -> bool:
         try:
             for i in self.dates:
-                for value in run.values[i :: self.width]:
+                for value in fields[i :: self.width]:
                     if value:
                         date.fromisoformat(value)
         except ValueError:
@@ -99,15 +135,22 @@ class PlainText:
         return True
 
 
-def _field(column: Column, delim: str, required: bool) -> str:
+def _chunk(fields: list[str], delim: str) -> re.Pattern[str]:
+    """Whole lines of these fields (each a pattern), the last one with or without its end."""
+    line = delim.join(fields)
+    return re.compile(f"(?:{line}\n)*+(?:{line})?+")
+
+
+def _field(column: Column, delim: str, required: bool, integer: int, exact: int) -> str:
+    """One field's pattern; `integer`, `exact`: most digits of an integer, of a decimal."""
     kind = column.type
     if kind == "text":
         return f"[^{delim}\n]*+"
     if kind == "integer":
-        pattern = f"-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}"
+        pattern = f"-?[0-9]{{1,{integer}}}"
     elif kind == "decimal":
         scale = column.scale
-        pattern = f"-?[0-9]{{1,{EXACT_DIGITS - scale}}}"
+        pattern = f"-?[0-9]{{1,{exact - scale}}}"
         if scale:
             pattern += f"(?:\\.[0-9]{{1,{scale}}})?+"
     else:

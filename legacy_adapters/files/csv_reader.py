@@ -28,10 +28,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from legacy_adapters.files import csv_plain, csv_types
+from legacy_adapters.files import csv_ahead, csv_plain, csv_types, csv_whole
 from legacy_adapters.files.records import Column, FileFormatError, RecordError, Row, StorageRun
 
 CHUNK_BYTES = 1 << 18
+AHEAD = True  # check plain chunks ahead in a second process where there are two cores
 BATCH_ROWS = 2000
 BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -228,9 +229,11 @@ class CsvReader:
         record = line = 0
         blank: list[int] = []
         spanning = (self._dialect["quotechar"] or "") + (self._dialect["escapechar"] or "")
+        config = {"plain": plain, "skip": skip, "encoding": self.encoding, "bom": self._bom}
+        ahead = csv_ahead.Ahead.start(self._path, config) if AHEAD else None
         try:
             chunks = lines.chunks()
-            for text, dirty in chunks:
+            for chunk_number, (text, dirty) in enumerate(chunks):
                 if skip:
                     rest = _drop_lines(text, skip)
                     if rest is None:  # a header of many lines, or with a lone CR
@@ -239,7 +242,15 @@ class CsvReader:
                     text, line, skip = rest, skip, 0
                 if not text:
                     continue
-                runs = None if dirty else plain.runs(text, BATCH_ROWS)
+                verdict = csv_ahead.UNKNOWN
+                if ahead is not None and not dirty:
+                    verdict = ahead.verdict(chunk_number, lines.raw)
+                if dirty or verdict == csv_ahead.NOT_PLAIN:
+                    runs = None
+                elif verdict is csv_ahead.UNKNOWN:
+                    runs = plain.runs(text, BATCH_ROWS)
+                else:  # checked by the helper: the same check, on the same bytes
+                    runs = plain.split(text, BATCH_ROWS, verdict == csv_ahead.EMPTY)
                 if runs is not None:
                     for number in blank:
                         yield self._located(number, None, "blank line")
@@ -258,7 +269,30 @@ class CsvReader:
                 record += count
                 line += count
         finally:
+            if ahead is not None:
+                ahead.close()
             lines.close()
+
+    def plain_file(self, required: Collection[str] = ()) -> csv_whole.PlainFile | None:
+        """The file for SQLite to read itself, if every chunk proves plain (`csv_whole`)."""
+        plain = csv_plain.PlainText.of(self._columns, self._dialect, self.decimal_point, required)
+        header_lines = self._header_lines if self.header else 0
+        delimiter = self._dialect["delimiter"]
+        if plain is None:
+            return None
+        if not csv_whole.usable(self._path, self.header, header_lines, delimiter, self._bom):
+            return None
+        return csv_whole.PlainFile(
+            path=self._path,
+            columns=self._columns,
+            plain=plain,
+            delimiter=delimiter,
+            header=self.header,
+            encoding=self.encoding,
+            utf8=self.encoding.lower().replace("_", "-") in ("utf-8", "utf8"),
+            chunks=lambda: _Lines(self._path, self.encoding, self._bom),
+            drop_lines=_drop_lines,
+        )
 
     def _records(
         self,
@@ -448,6 +482,7 @@ class _Lines:
         self._bom = bom
         self.dirty_last = 0  # undecodable bytes may be on lines up to this one
         self._lines = 0
+        self.raw = b""
 
     def close(self) -> None:
         self._file.close()
@@ -474,6 +509,7 @@ class _Lines:
                 first = False
                 if self._bom and chunk.startswith(BOM):
                     chunk = chunk[len(BOM) :]
+            self.raw = chunk  # the bytes of the chunk about to be yielded
             dirty = False
             try:
                 text = chunk.decode(self._encoding)

@@ -206,3 +206,42 @@ def test_an_escaped_line_end_across_chunks_stays_in_its_record(tmp_path, monkeyp
         ("4", "d"),
         ("5", "e"),
     ]
+
+
+def test_a_run_says_empty_only_when_a_typed_field_is_empty(tmp_path, monkeypatch):
+    """Runs without an empty typed field are bound as they are; the others make "" NULL."""
+    monkeypatch.setattr(csv_reader, "CHUNK_BYTES", 32)  # about two records a chunk
+    lines = [
+        "K,T,N,D,W",
+        "a,,1,2.50,2024-01-01",  # an empty text field alone: nothing to make NULL
+        "b,x,2,3.50,2024-01-02",
+        ",x,3,4.50,2024-01-03",  # an empty text key: a value, ""
+        "d,x,,5.50,2024-01-04",
+        "e,x,5,,2024-01-05",
+        "f,x,6,7.50,",
+        "g,,7,8.50,2024-01-07",
+        "h,x,8,9.5,2024-01-08",
+    ]
+    path = write(tmp_path, lines)
+    types = {"N": "integer", "D": "decimal(9,2)", "W": "date"}
+    items = list(storage_items(CsvReader(path, types=types), ["K"]))
+    assert all(type(item) is StorageRun for item in items)
+    typed = [2, 3, 4]  # N, D, W
+    flags = [(run.empty, any(row[i] == "" for row in run.rows() for i in typed)) for run in items]
+    assert all(said == found for said, found in flags)
+    assert {said for said, _ in flags} == {True, False}
+    load(CsvReader(path, types=types), tmp_path / "e.db", table="t", key=["K"])
+    with sqlite3.connect(tmp_path / "e.db") as conn:
+        loaded = conn.execute(
+            "SELECT K, T, N, typeof(N), D, typeof(D), W, typeof(W) FROM t ORDER BY K"
+        ).fetchall()
+    assert loaded == [
+        ("", "x", 3, "integer", 4.5, "real", "2024-01-03", "text"),
+        ("a", "", 1, "integer", 2.5, "real", "2024-01-01", "text"),
+        ("b", "x", 2, "integer", 3.5, "real", "2024-01-02", "text"),
+        ("d", "x", None, "null", 5.5, "real", "2024-01-04", "text"),
+        ("e", "x", 5, "integer", None, "null", "2024-01-05", "text"),
+        ("f", "x", 6, "integer", 7.5, "real", None, "null"),
+        ("g", "", 7, "integer", 8.5, "real", "2024-01-07", "text"),
+        ("h", "x", 8, "integer", 9.5, "real", "2024-01-08", "text"),
+    ]

@@ -414,3 +414,67 @@ def test_before_swap_sees_both_files_and_can_stop_the_swap(tmp_path):
     )
     assert report["loaded_at"] == second.loaded_at.isoformat()
     assert loaded_report(tmp_path / "missing.db") is None
+
+
+def test_the_committed_file_is_checked_on_its_own_connection_before_the_swap(tmp_path, monkeypatch):
+    from legacy_adapters.files import loader
+
+    target = tmp_path / "live.db"
+    load(CsvReader(write_csv(tmp_path / "a.csv", ["ID", "1"])), target, table="t", key=["ID"])
+    checked = []
+    connect = sqlite3.connect
+
+    class Failing:
+        """The check's connection: it sees the committed rows, then its check fails."""
+
+        def __init__(self, path, **kwargs):
+            self.conn = connect(path, **kwargs)
+            checked.append((Path(path), self.conn.execute("SELECT count(*) FROM t").fetchone()))
+
+        def execute(self, sql, *args):
+            if sql == "PRAGMA quick_check":
+                return connect(":memory:").execute("SELECT '*** in database main *** bad'")
+            return self.conn.execute(sql, *args)
+
+        def close(self):
+            self.conn.close()
+
+    calls = iter([connect])  # the first connection builds the file, the next one checks it
+    monkeypatch.setattr(loader.sqlite3, "connect", lambda *a, **k: next(calls, Failing)(*a, **k))
+    path = write_csv(tmp_path / "b.csv", ["ID", "2", "3"])
+    with pytest.raises(RuntimeError, match="fails its check: \\*\\*\\* in database main"):
+        load(CsvReader(path), target, table="t", key=["ID"], indexes=[["ID"]])
+    assert checked == [(loading_path(target), (2,))]
+    assert not loading_path(target).exists()
+    monkeypatch.undo()
+    assert rows(target, "SELECT ID FROM t") == [(1,)]
+
+
+def test_indexes_built_after_the_rows_are_complete_and_used(tmp_path):
+    lines = ["ID,NAME,BRANCH,AMT"] + [
+        f"{i},n{(i * 7919) % 1000},B{i % 37},{(i * 31) % 1000}.{i % 100:02d}" for i in range(5000)
+    ]
+    target = tmp_path / "ix.db"
+    load(
+        CsvReader(write_csv(tmp_path / "ix.csv", lines), types={"AMT": "decimal(9,2)"}),
+        target,
+        table="t",
+        key=["ID"],
+        indexes=[["BRANCH"], ["NAME", "AMT"]],
+    )
+    assert rows(target, "PRAGMA integrity_check") == [("ok",)]
+    plan = rows(target, "EXPLAIN QUERY PLAN SELECT ID FROM t WHERE BRANCH = 'B5'")
+    assert "ix_t_1" in plan[0][-1]
+    assert rows(target, "SELECT count(*) FROM t INDEXED BY ix_t_1 WHERE BRANCH = 'B5'") == [
+        (sum(i % 37 == 5 for i in range(5000)),)
+    ]
+    assert rows(
+        target, "SELECT NAME, AMT FROM t INDEXED BY ix_t_2 WHERE NAME = 'n7' ORDER BY AMT"
+    ) == sorted(
+        (
+            (f"n{(i * 7919) % 1000}", float(f"{(i * 31) % 1000}.{i % 100:02d}"))
+            for i in range(5000)
+            if (i * 7919) % 1000 == 7
+        ),
+        key=lambda r: r[1],
+    )
