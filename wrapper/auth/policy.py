@@ -68,6 +68,7 @@ class Policy:
                 )
             }
         )
+        self._field_scopes = frozenset(self.field_scopes)
         self._grants: LRU[tuple[Any, ...], Grants] = LRU(cache_size)
         self._views: LRU[tuple[Any, ...], Resource] = LRU(1024)
 
@@ -94,7 +95,7 @@ class Policy:
         claims = principal.claims
         key = (
             version,
-            principal.scopes & frozenset(self.field_scopes),
+            principal.scopes & self._field_scopes,
             tuple(_freeze(claims.get(n)) for n in self.claim_names),
         )
         found = self._grants.get(key)

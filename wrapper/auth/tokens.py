@@ -154,13 +154,13 @@ class TokenValidator:
     def validate(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenError(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
-        if not _COMPACT_JWS.fullmatch(token):
-            raise TokenError("the token is not a signed JWT (three base64url parts)")
         digest = hashlib.sha256(token.encode()).digest()
         now = self._clock()
-        hit = self._cache.get(digest)
+        hit = self._cache.get(digest)  # only tokens that passed every check below are kept
         if hit is not None and hit.expires_at is not None and now < hit.expires_at + self.leeway:
             return hit
+        if not _COMPACT_JWS.fullmatch(token):
+            raise TokenError("the token is not a signed JWT (three base64url parts)")
         principal = self._verify(token, now)
         self._remember(digest, principal, now)
         return principal
