@@ -9,8 +9,10 @@ parameter would silently turn an index lookup into a full scan).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
@@ -43,6 +45,7 @@ from legacy_adapters.sql.statements import StatementCache, build_statement, stat
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+FILE_CHECK_SECONDS = 0.1  # how often reads look whether a SQLite file was moved or replaced
 
 
 class SQLAlchemySource:
@@ -72,6 +75,7 @@ class SQLAlchemySource:
         self._metadata = sa.MetaData()
         self._file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
         self._file_identity = _identity(self._file) if self._file else None
+        self._file_checked_at = -math.inf
         keeps = self.backend.reads_leave_nothing(read_only) and isinstance(
             self.engine.pool, sa.pool.QueuePool
         )
@@ -153,15 +157,26 @@ class SQLAlchemySource:
     def _is_timeout(self, err: exc.DBAPIError) -> bool:
         return self.backend.is_statement_timeout(err) or self.backend.is_client_timeout(err)
 
-    def _check_file(self) -> None:
+    def _check_file(self, every: float = 0.0) -> None:
         """SQLite: the file must still be the one opened. Gone or renamed: the source
         is unavailable (pooled connections would read a file nobody updates any more);
-        replaced by a new file: the pool is emptied so connections open the new one."""
+        replaced by a new file: the pool is emptied so connections open the new one.
+
+        Reads check at most every `every` seconds (a `stat` costs a system call,
+        about a tenth of an indexed read's time under load): a read within that
+        long of a move may still be answered from the file as it was. Every
+        other use (probes, counts) checks each time, and a check that fails
+        makes the next read check again."""
         if self._file is None:
+            return
+        now = time.monotonic()
+        if now - self._file_checked_at < every:
             return
         identity = _identity(self._file)
         if identity == self._file_identity:
+            self._file_checked_at = now
             return
+        self._file_checked_at = -math.inf
         if identity is None:
             raise SourceUnavailable(f"the SQLite database file {self._file} is gone")
         if self._file_identity is not None:
@@ -169,6 +184,7 @@ class SQLAlchemySource:
         self._file_identity = identity
         self._kept.renew()
         self.engine.dispose()
+        self._file_checked_at = now
 
     # ------------------------------------------------------------------ reflection
 
@@ -286,7 +302,7 @@ class SQLAlchemySource:
     def _run_raw(self, work: Callable[[Any], T]) -> T:
         """`_run` on a pooled DBAPI connection (no `Connection` around it)."""
         with self._translated():
-            self._check_file()
+            self._check_file(every=FILE_CHECK_SECONDS)
             try:
                 return self._on_raw(work)
             except exc.DBAPIError as err:

@@ -18,6 +18,7 @@ from sqlalchemy import event
 
 from legacy_adapters.base import Condition, Select, TableRef
 from legacy_adapters.sql import SQLAlchemySource
+from legacy_adapters.sql.source import FILE_CHECK_SECONDS
 
 JOBS = Select(TableRef("JOBSCHED"), ("JOB_NO",), limit=3)
 KEEPS = {"sqlite": True, "postgresql": True, "mariadb": False}  # MariaDB reads hold a snapshot
@@ -135,6 +136,7 @@ def test_a_replaced_sqlite_file_is_read_by_kept_connections(tmp_path: Path) -> N
         fresh = tmp_path / "fresh.db"
         _numbers(fresh, 3, offset=100)
         fresh.replace(path)
+        time.sleep(FILE_CHECK_SECONDS)  # reads look at the file this often
         assert source.select(page) == [(100,)]
     finally:
         source.close()

@@ -4,6 +4,7 @@ read-only connections, typed bind parameters and failure translation."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fixtures import awkward
 from fixtures.databases import temporary_database
 from legacy_adapters.base import Condition, Order, Select, SourceUnavailable, TableRef
 from legacy_adapters.sql import SQLAlchemySource
+from legacy_adapters.sql.source import FILE_CHECK_SECONDS
 from wrapper.app import create_app
 from wrapper.config import parse_config
 from wrapper.scaffold import scaffold
@@ -201,6 +203,7 @@ def test_unreachable_database_answers_503(backend: str, tmp_path: Path) -> None:
         assert client.get("/v1/trikey").status_code == 200
     # The database is gone now (dropped, or its file deleted).
     app.extensions["legacy_wrapper"].source.inner.engine.dispose()
+    time.sleep(FILE_CHECK_SECONDS)  # how often reads look at a SQLite file
     for url in ("/v1/trikey", "/v1/trikey/P1,L1,1", "/readyz"):
         response = client.get(url)
         assert response.status_code == 503, url

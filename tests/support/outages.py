@@ -20,12 +20,15 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import make_url
+
+from legacy_adapters.sql.source import FILE_CHECK_SECONDS
 
 Mode = Literal["forward", "refuse", "hang"]
 
@@ -149,6 +152,7 @@ class Outage:
                 away.rename(self.file)
             elif mode != "forward" and self.file.exists():
                 self.file.rename(away)
+                time.sleep(FILE_CHECK_SECONDS)  # reads look at the file this often
 
 
 @contextmanager
