@@ -164,9 +164,10 @@ class SQLAlchemySource:
 
         Reads check at most every `every` seconds (a `stat` costs a system call,
         about a tenth of an indexed read's time under load): a read within that
-        long of a move may still be answered from the file as it was. Every
-        other use (probes, counts) checks each time, and a check that fails
-        makes the next read check again."""
+        long of another read's look, after a move, may still be answered from
+        the file as it was. Every other use (start, probes, counts) looks each
+        time without sparing reads theirs, and a look that finds a change makes
+        the next read look again."""
         if self._file is None:
             return
         now = time.monotonic()
@@ -174,7 +175,8 @@ class SQLAlchemySource:
             return
         identity = _identity(self._file)
         if identity == self._file_identity:
-            self._file_checked_at = now
+            if every:  # only a read's look spares the next reads theirs
+                self._file_checked_at = now
             return
         self._file_checked_at = -math.inf
         if identity is None:
@@ -184,7 +186,6 @@ class SQLAlchemySource:
         self._file_identity = identity
         self._kept.renew()
         self.engine.dispose()
-        self._file_checked_at = now
 
     # ------------------------------------------------------------------ reflection
 
