@@ -62,6 +62,7 @@ GROUP_ROWS = 50  # rows an INSERT statement carries (fewer statements, same bind
 MAX_VARIABLES = 999  # bound values a statement may carry on any SQLite build
 LOAD_CACHE_KIB = 32000  # page cache while inserting
 SORT_CACHE_KIB = 2000  # page cache, and so sorter memory, while creating indexes
+PAGE_BYTES = 16384  # the loaded file's pages: 10% faster loads, serving unchanged (bench/README)
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ class _Run:
         if db is None:
             db = sqlite3.connect(temp, isolation_level=None)
         self.db: sqlite3.Connection | None = db
+        db.execute(f"PRAGMA page_size={PAGE_BYTES}")
         db.execute("PRAGMA journal_mode=OFF")  # a new file: on failure it is thrown away
         db.execute("PRAGMA synchronous=OFF")  # made durable with fsync before the swap
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
