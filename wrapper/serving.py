@@ -18,6 +18,7 @@ granian's workers end with `os._exit` and run no exit code of the master).
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import os
@@ -88,7 +89,9 @@ def run_gunicorn(
                     self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
-            return create_app(load_config(config_path), no_auth=no_auth)
+            app = create_app(load_config(config_path), no_auth=no_auth)
+            gc.freeze()  # as wrapper.wsgi: start-up objects are not walked by every full GC
+            return app
 
     _Server().run()
 

@@ -6,6 +6,7 @@ worker imports this module; LEGACY_WRAPPER_NO_AUTH=1 is the CLI's `--no-auth`.
 
 from __future__ import annotations
 
+import gc
 import os
 
 from wrapper.app import create_app
@@ -15,3 +16,7 @@ app = create_app(
     load_config(os.environ["LEGACY_WRAPPER_CONFIG"]),
     no_auth=os.environ.get("LEGACY_WRAPPER_NO_AUTH") == "1",
 )
+# What the app built at start lives as long as the worker: the garbage collector
+# need not walk it again. A full collection over it took 25-33 ms, a pause every
+# request waiting in that worker paid (the p99).
+gc.freeze()
