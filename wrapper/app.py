@@ -17,7 +17,7 @@ from wrapper.browser import init_browser
 from wrapper.caching import Responder, open_store
 from wrapper.config import Config, ConfigError
 from wrapper.cursor_keys import KeyRing
-from wrapper.direct import AuthorizeEnviron, DirectReads
+from wrapper.direct import AuthorizeEnviron, DirectReads, environ_name
 from wrapper.health import health_blueprint, source_states
 from wrapper.limits import Identify, init_limits
 from wrapper.mapping.model import Mapping, Resource, build_mapping
@@ -159,7 +159,7 @@ def create_app(
             read,
             respond,
             authorize_environ,
-            credential_keys=("HTTP_AUTHORIZATION", "HTTP_" + header.upper().replace("-", "_")),
+            credential_keys=(environ_name("Authorization"), environ_name(header)),
             public_urls={v: config.version_public_url(v) for v in mapping.versions},
             cors_versions=frozenset(v for v in mapping.versions if config.version_cors(v).origins),
         )

@@ -39,11 +39,24 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
 
 
-def conditional_response(entity: Entity, cache_control: str | None = None) -> Response:
-    """200 with the entity, or 304 (no body) when the client already holds it."""
+def conditional(
+    entity: Entity, cache_control: str | None, if_none_match: str | None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body): 200 with the entity, or 304 without a body when the
+    client already holds it (`if_none_match`: the request's `If-None-Match`)."""
     headers = [("ETag", entity.etag)]
     if cache_control:
         headers.append(("Cache-Control", cache_control))
-    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), entity.etag):
+    if etag_matches(if_none_match, entity.etag):
+        return 304, headers, b""
+    return 200, [*entity.headers, *headers, ("Content-Type", JSON)], entity.body
+
+
+def conditional_response(entity: Entity, cache_control: str | None = None) -> Response:
+    """`conditional` as a Flask response."""
+    status, headers, body = conditional(
+        entity, cache_control, request.environ.get("HTTP_IF_NONE_MATCH")
+    )
+    if status == 304:
         return Response(status=304, headers=headers)
-    return Response(entity.body, headers=[*entity.headers, *headers], content_type=JSON)
+    return Response(body, headers=headers)

@@ -30,7 +30,7 @@ from flask import Flask
 from wrapper.access import Access
 from wrapper.browser import PERSONAL, SECURITY_HEADERS
 from wrapper.caching import Responder
-from wrapper.conditional import JSON, etag_matches
+from wrapper.conditional import conditional
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.query import parse_args
 from wrapper.read import ReadPath
@@ -38,6 +38,12 @@ from wrapper.read import ReadPath
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # (resource, "list" | "item", environ) -> Access; raises the views' problems
 AuthorizeEnviron = Callable[[Resource, str, dict[str, Any]], Access]
+STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}  # werkzeug's wording
+
+
+def environ_name(header: str) -> str:
+    """The WSGI environ key of a request header (`X-API-Key` -> `HTTP_X_API_KEY`)."""
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 class DirectReads:
@@ -131,23 +137,15 @@ class DirectReads:
                 access,
                 lambda: read.item(resource, access, item_key, parse_args(query)),
             )
-        etag = entity.etag
-        if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
+        code, headers, body = conditional(entity, control, environ.get("HTTP_IF_NONE_MATCH"))
+        if code == 304:
             self.respond.metrics.not_modified.inc()
-            status, body = "304 NOT MODIFIED", b""
-            headers = [("ETag", etag)]
-            if control:
-                headers.append(("Cache-Control", control))
         else:
-            status, body = "200 OK", entity.body
-            headers = [*entity.headers, ("ETag", etag)]
-            if control:
-                headers.append(("Cache-Control", control))
-            headers += (("Content-Type", JSON), ("Content-Length", str(len(body))))
+            headers.append(("Content-Length", str(len(body))))
         keys = self.credential_keys
         personal = not control and (keys[0] in environ or keys[1] in environ)
         headers += self.tails[(resource.version, personal)]
-        start_response(status, headers)
+        start_response(STATUS_LINES[code], headers)
         return [body]
 
     def _flask_error(

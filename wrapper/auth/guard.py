@@ -20,6 +20,7 @@ from wrapper.auth.signing import ensure_key, public_jwks
 from wrapper.auth.tokens import Issuer, TokenError, TokenValidator
 from wrapper.config.auth import AuthConfig, IssuerConfig
 from wrapper.config.protection import LimitsConfig
+from wrapper.direct import environ_name
 from wrapper.mapping.model import Mapping, Resource
 from wrapper.problems import Unauthorized
 from wrapper.state.store import StateStore
@@ -33,7 +34,7 @@ class Guard:
         self.api_keys = api_keys
         self.policy = policy
         self.header = header
-        self.environ_key = "HTTP_" + header.upper().replace("-", "_")  # the WSGI name
+        self.environ_key = environ_name(header)
 
     def authenticate(self) -> Principal:
         """The caller, once per request: the rate limiter and the view both ask."""
