@@ -156,9 +156,16 @@ def bearer_token(lifetime: int = 3600) -> str:
 def _workloads(keys: dict[str, Any], deep: str) -> dict[str, list[str]]:
     from urllib.parse import quote
 
+    from bench.run import DASHBOARD
+
     return {
         "get-by-key": [f"/v1/jobs/{j}" for j in keys["job_ids"][:500]],
+        "dashboard": [DASHBOARD],
+        "orders-first-page": ["/v1/orders?limit=50"],
         "orders-deep-page": [f"/v1/orders?limit=50&cursor={quote(deep)}"],
+        "customer-orders": [
+            f"/v1/orders?customer_no={c}&sort=ordered_on&limit=50" for c in keys["customers"]
+        ],
     }
 
 

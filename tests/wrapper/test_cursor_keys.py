@@ -49,12 +49,15 @@ def test_rotation_keeps_old_cursors_for_the_grace_period(store: StateStore) -> N
     assert store.cursor_keys()[0].kid == new_kid
     assert cursors.decode(old, "p", 2) == ((1, "a"), 0)  # the old key opens its cursors
     assert cursors.decode(fresh, "p", 2) == ((2, "b"), 0)
+    again = cursors.encode("p", [1, "a"], 0)  # the same page: sealed anew, not remembered
+    assert again[:6] == fresh[:6] and again != old  # the new key id (5 header bytes)
 
     rotate(store, grace=0)  # the grace period of every previous key is over
     clock.now += KeyRing.REFRESH
-    for cursor in (old, fresh):
+    for cursor in (old, fresh, again):
         with pytest.raises(InvalidParameter):
             cursors.decode(cursor, "p", 2)
+    assert cursors.decode(cursors.encode("p", [1, "a"], 0), "p", 2) == ((1, "a"), 0)
 
 
 def test_a_new_key_reaches_other_workers_through_an_unknown_key_id(store: StateStore) -> None:
