@@ -14,11 +14,20 @@ DATE column holding `25/11/2026`, a NaN, a type nobody declared), the page is
 rendered again row by row and field by field, that value is served as null,
 the field is named in the response's `Unrendered-Fields` header, and the first
 failure per resource and field is logged with the row's key.
+
+Rows repeat too: a dashboard polls the same rows, a portal pages the same
+orders. A page's rows are kept rendered (`RowMemo`, by the legacy row itself)
+when that is exact: every field's rendering is a function of the value's
+equality class, i.e. its converter is memoized or normalizes (`equal_alike`),
+or it is text guarded as `str` or None (5 and 5.0 are equal but a text field shows
+"5" and "5.0"; -0.0 and 0.0, Decimal 1.0 and 1.00 are equal too, so plain
+numbers never take this path). A hit hands out a copy of the kept dict.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +40,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[Sequence[Any]], dict[str, Any]]
+PageRenderer = Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]]
 KeyOf = Callable[[Sequence[Any]], str]
 MEMO_SIZE = 65_536
+ROW_MEMO_ROWS = 8192  # rendered rows kept per worker, all renderers together (~1 KB each)
 LOGGED_SIZE = 4096  # (resource, field) pairs already logged, per worker
 _MISSING = object()
+_TEXT = frozenset({str, type(None)})  # text values equal only to text (and None to None)
 
 
 def _memoized(render: Callable[[Any], Any], memo: dict[Any, Any]) -> Callable[[Any], Any]:
@@ -82,13 +94,78 @@ def compile_renderer(fields: Sequence[tuple[str, int, Converter]]) -> Renderer:
     return env["render"]
 
 
+class RowMemo:
+    """The rendered rows kept for every renderer of a worker, `ROW_MEMO_ROWS` in all:
+    when they are spent, every kept row is let go and keeping starts again."""
+
+    def __init__(self) -> None:
+        self.left = ROW_MEMO_ROWS
+        self._filled: list[dict[Any, dict[str, Any]]] = []  # memos holding rows
+        self._lock = threading.Lock()  # taken on a miss only
+
+    def keep(self, memo: dict[Any, dict[str, Any]], row: Any, rendered: dict[str, Any]) -> None:
+        with self._lock:
+            if not memo:
+                self._filled.append(memo)
+            memo[row] = rendered
+            self.left -= 1
+            if self.left <= 0:
+                for each in self._filled:
+                    each.clear()
+                self._filled.clear()
+                self.left = ROW_MEMO_ROWS
+
+    def __len__(self) -> int:
+        return sum(len(memo) for memo in self._filled)
+
+
+def row_guards(fields: Sequence[tuple[str, int, Converter]]) -> list[str] | None:
+    """The tests a row must pass for its rendering to be kept, or None when a field's
+    rendering can tell equal values apart whatever their type (see the docstring)."""
+    guards = []
+    for _name, position, conv in fields:
+        if conv.memoize or conv.equal_alike:
+            continue
+        if conv.inline_type is not str:
+            return None
+        guards.append(f"type(row[{position}]) in TEXT")
+    return guards
+
+
+def compile_page_renderer(
+    fields: Sequence[tuple[str, int, Converter]], render: Renderer, kept: RowMemo
+) -> PageRenderer:
+    """A function rendering a page's rows with `render`, keeping what it may."""
+    guards = row_guards(fields)
+    if guards is None:
+        return lambda rows: [render(row) for row in rows]
+    memo: dict[Any, dict[str, Any]] = {}
+    env = {"render": render, "memo": memo, "get": memo.get, "keep": kept.keep, "TEXT": _TEXT}
+    test = " and ".join(["type(row) is tuple", *guards])
+    source = f"""def render_page(rows):
+    out = []
+    for row in rows:
+        if {test}:
+            rendered = get(row)
+            if rendered is None:
+                rendered = render(row)
+                keep(memo, row, rendered)
+            out.append(rendered.copy())
+        else:
+            out.append(render(row))
+    return out"""
+    exec(compile(source, "<page renderer>", "exec"), env)
+    return env["render_page"]  # type: ignore[no-any-return]
+
+
 class Renderers:
     """Compiled renderers per (resource view, field selection, row positions), kept in
     a bounded LRU: callers choose `fields=` freely, memory does not grow with it."""
 
     def __init__(self, size: int = 2048) -> None:
-        self._cache: LRU[tuple[Any, ...], Renderer] = LRU(size)
+        self._cache: LRU[tuple[Any, ...], tuple[Renderer, PageRenderer]] = LRU(size)
         self._logged: LRU[tuple[str, str, str], bool] = LRU(LOGGED_SIZE)
+        self.kept = RowMemo()
 
     def render_rows(
         self,
@@ -99,9 +176,9 @@ class Renderers:
         key_of: KeyOf,
     ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
         """The rows rendered, and the fields whose value could not be (served as null)."""
-        render = self.get(resource, names, positions)
+        render, render_page = self._compiled(resource, names, positions)
         try:
-            return [render(row) for row in rows], ()
+            return render_page(rows), ()
         except Exception:  # a value defeated its converter: see the docstring
             pass
         converters = [resource.by_name[n].converter for n in names]
@@ -143,11 +220,17 @@ class Renderers:
     def get(
         self, resource: Resource, names: tuple[str, ...], positions: tuple[int, ...]
     ) -> Renderer:
+        return self._compiled(resource, names, positions)[0]
+
+    def _compiled(
+        self, resource: Resource, names: tuple[str, ...], positions: tuple[int, ...]
+    ) -> tuple[Renderer, PageRenderer]:
         key = (resource.shape_key, names, positions)
-        render = self._cache.get(key)
-        if render is None:
+        found = self._cache.get(key)
+        if found is None:
             fields = [
                 (n, p, resource.by_name[n].converter) for n, p in zip(names, positions, strict=True)
             ]
-            render = self._cache.put(key, compile_renderer(fields))
-        return render
+            render = compile_renderer(fields)
+            found = self._cache.put(key, (render, compile_page_renderer(fields, render, self.kept)))
+        return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import orjson
 
 from legacy_adapters.base import ColumnInfo
@@ -88,3 +90,61 @@ def test_a_value_that_defeats_its_converter_is_null_named_and_logged_once(caplog
     orjson.dumps(data)  # and the page encodes
     # a clean page takes the fast path and names nothing
     assert renderers.render_rows(resource, names, positions, rows[:1], repr)[1] == ()
+
+
+def page_renderer(fields: list[tuple[str, object]]) -> tuple[rendering.PageRenderer, object]:
+    """A page renderer over `fields` (name, converter) at positions 0, 1, ..., and its memo."""
+    compiled = [(n, i, c) for i, (n, c) in enumerate(fields)]
+    kept = rendering.RowMemo()
+    render = rendering.compile_renderer(compiled)  # type: ignore[arg-type]
+    return rendering.compile_page_renderer(compiled, render, kept), kept  # type: ignore[arg-type]
+
+
+def test_kept_rows_render_as_the_converters_do() -> None:
+    fields = [(n, c) for n, c in FIELDS if n not in ("text",)]  # every field here may be kept
+    render_page, kept = page_renderer(fields)
+    rows = [row[:-1] for row in ROWS] * 3
+    expected = [{n: c.render(row[i]) for i, (n, c) in enumerate(fields)} for row in rows]
+    assert orjson.dumps(render_page(rows)) == orjson.dumps(expected)
+    assert len(kept) == 3  # each distinct row rendered once, then read back
+    assert orjson.dumps(render_page(rows)) == orjson.dumps(expected)
+
+
+def test_equal_values_that_render_differently_are_never_confused() -> None:
+    # 5 == 5.0 == Decimal("5.00"), -0.0 == 0.0: text and plain numbers show them apart
+    text = build_converter("trim", col("str", 4, True))
+    count = build_converter("integer", col("decimal"))
+    rows = [(5, 1), (5.0, 1), (Decimal("5.00"), True), ("5", 1)] * 2
+    render_page, _ = page_renderer([("code", text), ("count", count)])
+    assert [r["code"] for r in render_page(rows)] == ["5", "5.0", "5.00", "5"] * 2
+    assert [r["count"] for r in render_page(rows)] == [1] * 8
+    for python_type, values in (("float", [-0.0, 0.0]), ("decimal", [Decimal("1.0"), Decimal("1.00")])):
+        conv = build_converter(None, col(python_type))
+        render_page, kept = page_renderer([("v", conv)])
+        page = orjson.dumps(render_page([(v,) for v in values * 2]))
+        assert page == orjson.dumps([{"v": conv.render(v)} for v in values * 2])
+        assert page.count(b"-0.0") == 2 or page.count(b"1.00") == 2
+        assert len(kept) == 0  # a plain number never decides a kept row
+
+
+def test_kept_rows_are_handed_out_as_copies() -> None:
+    render_page, _ = page_renderer([("order_no", FIELDS[0][1])])
+    first = render_page([("O1  ",)])
+    first[0]["order_no"] = "changed"
+    first[0]["lines"] = []  # an embedded relation is added to each rendered row
+    assert render_page([("O1  ",)]) == [{"order_no": "O1"}]
+
+
+def test_kept_rows_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(rendering, "ROW_MEMO_ROWS", 10)
+    renderers = rendering.Renderers()
+    kept = renderers.kept
+    fields = [("d", 0, FIELDS[5][1])]
+    pages = [
+        rendering.compile_page_renderer(fields, rendering.compile_renderer(fields), kept)
+        for _ in range(2)  # two renderers share the worker's budget
+    ]
+    for day in range(1, 29):
+        for render_page in pages:
+            assert render_page([(20260200 + day,)] * 2) == [{"d": f"2026-02-{day:02d}"}] * 2
+            assert 0 < len(kept) <= 10

@@ -62,6 +62,9 @@ class Converter:
     inline: str | None = None
     inline_type: type | None = None
     memoize = False
+    # whether values equal under == (5, 5.0, Decimal("5.00")) always render alike;
+    # true of every memoized converter (its memo is keyed by value)
+    equal_alike = False
 
     @property
     def operators(self) -> frozenset[str]:

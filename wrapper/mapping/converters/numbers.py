@@ -42,6 +42,7 @@ class IntegerConverter(Converter):
     kind = "integer"
     capabilities = ORDERED
     inline_type = int
+    equal_alike = True  # int(value), and a fraction is refused
 
     def __init__(self, *, exact: bool = False, low: int = INT64[0], high: int = INT64[1]) -> None:
         self.low = low
