@@ -32,7 +32,6 @@ from wrapper.browser import PERSONAL, SECURITY_HEADERS
 from wrapper.caching import Responder
 from wrapper.conditional import conditional
 from wrapper.mapping.model import Mapping, Resource
-from wrapper.query import parse_args
 from wrapper.read import ReadPath
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -135,7 +134,7 @@ class DirectReads:
                 environ,
                 resource,
                 access,
-                lambda: read.item(resource, access, item_key, parse_args(query)),
+                lambda: read.item_query(resource, access, item_key, query),
             )
         code, headers, body = conditional(entity, control, environ.get("HTTP_IF_NONE_MATCH"))
         if code == 304:

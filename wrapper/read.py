@@ -33,6 +33,7 @@ class ReadPath:
         self.paging = paging
         self._links: LRU[tuple[tuple[str, str | None], ...], tuple[str, str]] = LRU(1024)
         self._planned: LRU[tuple[str, str, str, int], tuple[Access, MultiDict, Plan]] = LRU(4096)
+        self._items: LRU[tuple[str, str, str, str, int], tuple[Access, Plan]] = LRU(4096)
 
     def list(
         self, resource: Resource, access: Access, args: MultiDict, link_base: str, path: str
@@ -85,9 +86,24 @@ class ReadPath:
         return template[0] + quote_plus(cursor) + template[1]
 
     def item(self, resource: Resource, access: Access, key: str, args: MultiDict) -> Body:
+        return self._item(self._plan_item(resource, access, key, args), key)
+
+    def item_query(self, resource: Resource, access: Access, key: str, query: str) -> Body:
+        """`item` for a raw (ASCII) query string: the plan is kept per key, query
+        string and caller's grants, so an item read again is planned once."""
+        cache_key = (resource.version, resource.name, key, query, id(access))
+        found = self._items.get(cache_key)
+        if found is None or found[0] is not access:  # an id reused after eviction
+            plan = self._plan_item(resource, access, key, parse_args(query))
+            found = self._items.put(cache_key, (access, plan))
+        return self._item(found[1], key)
+
+    def _plan_item(self, resource: Resource, access: Access, key: str, args: MultiDict) -> Plan:
         view = access.view(resource)
         query = parse_item_query(args, view, resource)  # parse
-        plan = self.planner.plan_item(view, key, query, access)  # plan
+        return self.planner.plan_item(view, key, query, access)  # plan
+
+    def _item(self, plan: Plan, key: str) -> Body:
         item, unrendered = self.reader.item(plan, key)  # execute and render
         return item, _unrendered(unrendered)
 

@@ -68,3 +68,48 @@ def test_a_polled_page_is_planned_once_per_caller(tmp_path, monkeypatch) -> None
         assert len(planned) == 5  # a cursor is read again each time
     finally:
         close_app(app)
+
+
+def test_an_item_read_again_is_planned_once_per_caller(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ..support.demo import build_demo, close_app, open_app, write_config
+    from ..support.tokens import token
+
+    app = open_app(write_config(tmp_path, build_demo(tmp_path)))
+    try:
+        planner = app.extensions["legacy_wrapper"].read.planner
+        planned: list[str] = []
+        original = planner.plan_item
+
+        def counting(resource, key, query, access):  # type: ignore[no-untyped-def]
+            planned.append(key)
+            return original(resource, key, query, access)
+
+        monkeypatch.setattr(planner, "plan_item", counting)
+        client = app.test_client()
+        orders = client.get("/v1/orders?limit=500", headers=token(app)).get_json()["data"]
+        mine, theirs = (
+            orders[0],
+            next(o for o in orders if o["customer_no"] != orders[0]["customer_no"]),
+        )
+        one = token(app, "orders:read", customer_no=mine["customer_no"])
+        url = f"/v1/orders/{mine['order_no']}"
+        got = [client.get(url, headers=one) for _ in range(3)]
+        assert [r.status_code for r in got] == [200] * 3 and planned == [mine["order_no"]]
+        body = got[0].get_json()
+        assert body == got[2].get_json() and body.items() <= mine.items()
+        assert client.get(f"{url}?fields=order_no", headers=one).get_json() == {
+            "order_no": mine["order_no"]
+        }
+        assert len(planned) == 2  # another query string: its own plan
+        hidden = client.get(f"/v1/orders/{theirs['order_no']}", headers=one)
+        assert (
+            hidden.status_code == 404
+        )  # another customer's order, planned with this caller's rule
+        for _ in range(2):
+            assert (
+                client.get(f"/v1/orders/{theirs['order_no']}", headers=token(app)).status_code
+                == 200
+            )
+        assert len(planned) == 4  # the other caller (all orders): its own plan, once
+    finally:
+        close_app(app)

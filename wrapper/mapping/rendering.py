@@ -44,6 +44,8 @@ PageRenderer = Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]]
 KeyOf = Callable[[Sequence[Any]], str]
 MEMO_SIZE = 65_536
 ROW_MEMO_ROWS = 8192  # rendered rows kept per worker, all renderers together (~1 KB each)
+REVIEW_ROWS = 2048  # rows a renderer renders between looks at how often they repeat
+BYPASS_ROWS = 32_768  # rows rendered without keeping when fewer than half repeated
 LOGGED_SIZE = 4096  # (resource, field) pairs already logged, per worker
 _MISSING = object()
 _TEXT = frozenset({str, type(None)})  # text values equal only to text (and None to None)
@@ -139,10 +141,26 @@ def compile_page_renderer(
     guards = row_guards(fields)
     if guards is None:
         return lambda rows: [render(row) for row in rows]
-    memo: dict[Any, dict[str, Any]] = {}
-    env = {"render": render, "memo": memo, "get": memo.get, "keep": kept.keep, "TEXT": _TEXT}
-    test = " and ".join(["type(row) is tuple", *guards])
-    source = f"""def render_page(rows):
+    return _KeptPages(render, guards, kept)
+
+
+class _KeptPages:
+    """Renders pages keeping their rows, and steps aside for rows that rarely
+    repeat (a portal paging through many customers' orders): after every
+    `REVIEW_ROWS` rows, if fewer than half were found kept, the next
+    `BYPASS_ROWS` rows are rendered without keeping (a miss costs a row's hash,
+    a lock and a copy more than rendering it)."""
+
+    def __init__(self, render: Renderer, guards: list[str], kept: RowMemo) -> None:
+        self.render = render
+        self.memo: dict[Any, dict[str, Any]] = {}
+        self.misses = [0]
+        self.seen = 0
+        self.bypass = 0
+        env = {"render": render, "memo": self.memo, "get": self.memo.get, "keep": kept.keep}
+        env |= {"TEXT": _TEXT, "misses": self.misses}
+        test = " and ".join(["type(row) is tuple", *guards])
+        source = f"""def render_page(rows):
     out = []
     for row in rows:
         if {test}:
@@ -150,12 +168,26 @@ def compile_page_renderer(
             if rendered is None:
                 rendered = render(row)
                 keep(memo, row, rendered)
+                misses[0] += 1
             out.append(rendered.copy())
         else:
             out.append(render(row))
     return out"""
-    exec(compile(source, "<page renderer>", "exec"), env)
-    return env["render_page"]  # type: ignore[no-any-return]
+        exec(compile(source, "<page renderer>", "exec"), env)
+        self.kept_page: PageRenderer = env["render_page"]
+
+    def __call__(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        if self.bypass > 0:
+            self.bypass -= len(rows)
+            render = self.render
+            return [render(row) for row in rows]
+        out = self.kept_page(rows)
+        self.seen += len(rows)
+        if self.seen >= REVIEW_ROWS:
+            if self.misses[0] * 2 > self.seen:
+                self.bypass = BYPASS_ROWS
+            self.seen = self.misses[0] = 0
+        return out
 
 
 class Renderers:

@@ -148,3 +148,32 @@ def test_kept_rows_are_bounded(monkeypatch) -> None:
         for render_page in pages:
             assert render_page([(20260200 + day,)] * 2) == [{"d": f"2026-02-{day:02d}"}] * 2
             assert 0 < len(kept) <= 10
+
+
+def test_rows_that_do_not_repeat_are_not_kept(monkeypatch) -> None:
+    monkeypatch.setattr(rendering, "REVIEW_ROWS", 10)
+    monkeypatch.setattr(rendering, "BYPASS_ROWS", 100)
+    render_page, kept = page_renderer([("d", FIELDS[5][1])])
+    day = iter(range(20260101, 20260132))
+
+    def page() -> None:  # two new rows, each asked for twice
+        rows = [(next(day),)] * 2 + [(next(day),)] * 2
+        assert render_page(rows) == [{"d": rendering_date(r[0])} for r in rows]
+
+    for _ in range(3):  # 12 rows, 6 of them kept: half repeat, keeping goes on
+        page()
+    assert len(kept) == 6
+    render_page, kept = page_renderer([("d", FIELDS[5][1])])
+    for n in range(3):  # then 12 rows that all differ
+        assert render_page([(20260201 + 4 * n + i,) for i in range(4)])[0]
+    assert len(kept) == 12
+    for n in range(25):  # the next 100 rows are rendered, not kept
+        rows = [(20260301 + n,)] * 4
+        assert render_page(rows) == [{"d": rendering_date(20260301 + n)}] * 4
+    assert len(kept) == 12
+    render_page([(20260401,)])  # then keeping is tried again
+    assert len(kept) == 13
+
+
+def rendering_date(digits: int) -> str:
+    return f"{digits // 10000}-{digits // 100 % 100:02d}-{digits % 100:02d}"
