@@ -24,6 +24,8 @@ from wrapper.reader import Reader
 from wrapper.translate import Plan, Planner
 
 Body = tuple[Any, dict[str, str]]  # the JSON body and extra headers
+Link = tuple[str, str]  # the next page's query string around its cursor
+Planned = tuple[Access, MultiDict, Plan, Link]  # a kept plan, for the caller's grants
 
 
 class ReadPath:
@@ -31,8 +33,8 @@ class ReadPath:
         self.planner = planner
         self.reader = reader
         self.paging = paging
-        self._links: LRU[tuple[tuple[str, str | None], ...], tuple[str, str]] = LRU(1024)
-        self._planned: LRU[tuple[str, str, str, int], tuple[Access, MultiDict, Plan]] = LRU(4096)
+        self._links: LRU[tuple[tuple[str, str | None], ...], Link] = LRU(1024)
+        self._planned: LRU[tuple[str, str, str, int], Planned] = LRU(4096)
         self._items: LRU[tuple[str, str, str, str, int], tuple[Access, Plan]] = LRU(4096)
 
     def list(
@@ -53,19 +55,24 @@ class ReadPath:
         found = self._planned.get(key)
         if found is None or found[0] is not access:  # an id reused after eviction
             args = parse_args(query)
-            found = self._planned.put(key, (access, args, self._plan(resource, access, args)))
-        return self._page(found[2], found[1], link_base, path)
+            plan = self._plan(resource, access, args)
+            found = self._planned.put(key, (access, args, plan, self._template(args)))
+        return self._page(found[2], found[1], link_base, path, found[3])
 
     def _plan(self, resource: Resource, access: Access, args: MultiDict) -> Plan:
         view = access.view(resource)
         query = parse_query(args, view, self.paging, resource)  # parse
         return self.planner.plan_list(view, query, access)  # plan
 
-    def _page(self, plan: Plan, args: MultiDict, link_base: str, path: str) -> Body:
+    def _page(
+        self, plan: Plan, args: MultiDict, link_base: str, path: str, template: Link | None = None
+    ) -> Body:
         page, unrendered = self.reader.page(plan)  # execute and render
         headers = _unrendered(unrendered)
-        if page["next_cursor"]:
-            following = self.next_query(args, page["next_cursor"])
+        cursor = page["next_cursor"]
+        if cursor:
+            before, after = template or self._template(args)
+            following = before + quote_plus(cursor) + after
             headers["Link"] = f'<{link_base}{path}?{following}>; rel="next"'
         return page, headers
 
@@ -73,6 +80,10 @@ class ReadPath:
         """The next page's query string: `args` (the first value of each name, in
         their order) with `cursor` where it was, or last; encoded as `urlencode`
         encodes a dict. Everything but the cursor is encoded once per shape."""
+        template = self._template(args)
+        return template[0] + quote_plus(cursor) + template[1]
+
+    def _template(self, args: MultiDict) -> Link:
         given = args.to_dict()
         shape = tuple((k, None if k == "cursor" else v) for k, v in given.items())
         if "cursor" not in given:
@@ -83,7 +94,7 @@ class ReadPath:
             parts = [quote_plus(k) + "=" + (hole if v is None else quote_plus(v)) for k, v in shape]
             before, after = "&".join(parts).split(hole)
             template = self._links.put(shape, (before, after))
-        return template[0] + quote_plus(cursor) + template[1]
+        return template
 
     def item(self, resource: Resource, access: Access, key: str, args: MultiDict) -> Body:
         return self._item(self._plan_item(resource, access, key, args), key)

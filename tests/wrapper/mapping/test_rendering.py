@@ -118,7 +118,10 @@ def test_equal_values_that_render_differently_are_never_confused() -> None:
     render_page, _ = page_renderer([("code", text), ("count", count)])
     assert [r["code"] for r in render_page(rows)] == ["5", "5.0", "5.00", "5"] * 2
     assert [r["count"] for r in render_page(rows)] == [1] * 8
-    for python_type, values in (("float", [-0.0, 0.0]), ("decimal", [Decimal("1.0"), Decimal("1.00")])):
+    for python_type, values in (
+        ("float", [-0.0, 0.0]),
+        ("decimal", [Decimal("1.0"), Decimal("1.00")]),
+    ):
         conv = build_converter(None, col(python_type))
         render_page, kept = page_renderer([("v", conv)])
         page = orjson.dumps(render_page([(v,) for v in values * 2]))
