@@ -140,6 +140,7 @@ def combine(slices: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": errors,
         "error_count": sum(errors.values()),
         "slice_rps": [s["rps"] for s in slices],
+        "slice_p99_ms": [s["p99_ms"] for s in slices],
     }
 
 
