@@ -118,6 +118,15 @@ class Cursors:
         text = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
         return self._sealed.put((kid, payload), text)
 
+    def key_open(self, text: str) -> bool:
+        """Whether the key that sealed cursor `text` still opens cursors (a plan
+        kept for the cursor is used again only then; `decode` checks the rest)."""
+        try:
+            header = base64.urlsafe_b64decode(text[:8])[:_HEADER]  # 8 characters: 6 bytes
+        except (binascii.Error, ValueError):
+            return False
+        return header[:1] == FORMAT and self.keys.find(header[1:]) is not None
+
     def decode(self, text: str, print_: str, width: int) -> tuple[tuple[Any, ...], int]:
         """The (values, skip) of a cursor made for this order; 400 otherwise."""
         payload = self.unseal(text)

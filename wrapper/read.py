@@ -35,6 +35,7 @@ class ReadPath:
         self.paging = paging
         self._links: LRU[tuple[tuple[str, str | None], ...], Link] = LRU(1024)
         self._planned: LRU[tuple[str, str, str, int], Planned] = LRU(4096)
+        self._paged: LRU[tuple[str, str, str, int], Planned] = LRU(1024)  # with a cursor
         self._items: LRU[tuple[str, str, str, str, int], tuple[Access, Plan]] = LRU(4096)
 
     def list(
@@ -45,19 +46,22 @@ class ReadPath:
     def list_query(
         self, resource: Resource, access: Access, query: str, link_base: str, path: str
     ) -> Body:
-        """`list` for a raw (ASCII) query string: without a cursor (whose meaning
-        changes with the cursor keys), the parsed arguments and the plan are kept
-        per query string and caller's grants, so a polled page is planned once."""
-        if "cursor" in query:
-            args = parse_args(query)
-            return self.list(resource, access, args, link_base, path)
+        """`list` for a raw (ASCII) query string: the parsed arguments and the plan
+        are kept per query string and caller's grants, so a polled page is planned
+        once. A cursor's plan is kept apart (a walk through many pages does not push
+        polled pages out) and used again only while the cursor's key still opens it."""
+        kept = self._paged if "cursor" in query else self._planned
         key = (resource.version, resource.name, query, id(access))
-        found = self._planned.get(key)
-        if found is None or found[0] is not access:  # an id reused after eviction
+        found = kept.get(key)
+        if found is None or found[0] is not access or not self._cursor_open(found[1]):
             args = parse_args(query)
-            plan = self._plan(resource, access, args)
-            found = self._planned.put(key, (access, args, plan, self._template(args)))
+            plan = self._plan(resource, access, args)  # a bad cursor: 400, nothing kept
+            found = kept.put(key, (access, args, plan, self._template(args)))
         return self._page(found[2], found[1], link_base, path, found[3])
+
+    def _cursor_open(self, args: MultiDict) -> bool:
+        cursor = args.get("cursor")
+        return cursor is None or self.planner.cursors.key_open(cursor)
 
     def _plan(self, resource: Resource, access: Access, args: MultiDict) -> Plan:
         view = access.view(resource)

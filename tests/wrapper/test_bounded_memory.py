@@ -58,6 +58,7 @@ def caches(app: Flask) -> dict[str, Callable[[], tuple[int, int]]]:
         "planned layouts": lambda: (len(layouts), layouts.size),
         "compiled renderers": lambda: (len(renderers), renderers.size),
         "kept rows": lambda: (len(kept), rendering.ROW_MEMO_ROWS),
+        "kept plans": lambda: (len(state.read._planned), state.read._planned.size),
         "policy grants": lambda: (len(guard.policy._grants), guard.policy._grants.size),
         "policy views": lambda: (len(guard.policy._views), guard.policy._views.size),
         "validated tokens": lambda: (len(guard.tokens._cache), guard.tokens.cache_size),
