@@ -4,7 +4,7 @@
 
 Loads the wrapper in this process (no HTTP server) on the benchmark database
 (`python -m bench.run --prepare-only` builds it), calls its WSGI callable for
-get-by-key and the deep keyset page, and times each stage of the read path
+each workload of bench.peer, and times each stage of the read path
 with CPU timers wrapped around the functions that do it (less the timers' own
 cost, calibrated on an empty function). `other` is the untimed request's CPU
 less the stages: the WSGI environ, routing and the query string's parsing in
