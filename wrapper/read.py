@@ -50,10 +50,11 @@ class ReadPath:
         are kept per query string and caller's grants, so a polled page is planned
         once. A cursor's plan is kept apart (a walk through many pages does not push
         polled pages out) and used again only while the cursor's key still opens it."""
-        kept = self._paged if "cursor" in query else self._planned
+        paged = "cursor" in query
+        kept = self._paged if paged else self._planned
         key = (resource.version, resource.name, query, id(access))
         found = kept.get(key)
-        if found is None or found[0] is not access or not self._cursor_open(found[1]):
+        if found is None or found[0] is not access or (paged and not self._cursor_open(found[1])):
             args = parse_args(query)
             plan = self._plan(resource, access, args)  # a bad cursor: 400, nothing kept
             found = kept.put(key, (access, args, plan, self._template(args)))
@@ -73,19 +74,18 @@ class ReadPath:
     ) -> Body:
         page, unrendered = self.reader.page(plan)  # execute and render
         headers = _unrendered(unrendered)
-        cursor = page["next_cursor"]
-        if cursor:
-            before, after = template or self._template(args)
-            following = before + quote_plus(cursor) + after
+        if page["next_cursor"]:
+            following = self.next_query(args, page["next_cursor"], template)
             headers["Link"] = f'<{link_base}{path}?{following}>; rel="next"'
         return page, headers
 
-    def next_query(self, args: MultiDict, cursor: str) -> str:
+    def next_query(self, args: MultiDict, cursor: str, template: Link | None = None) -> str:
         """The next page's query string: `args` (the first value of each name, in
         their order) with `cursor` where it was, or last; encoded as `urlencode`
-        encodes a dict. Everything but the cursor is encoded once per shape."""
-        template = self._template(args)
-        return template[0] + quote_plus(cursor) + template[1]
+        encodes a dict. Everything but the cursor is encoded once per shape (or
+        given: a kept plan keeps its `template`)."""
+        before, after = template or self._template(args)
+        return before + quote_plus(cursor) + after
 
     def _template(self, args: MultiDict) -> Link:
         given = args.to_dict()

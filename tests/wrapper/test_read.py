@@ -35,21 +35,26 @@ def test_the_next_query_is_the_request_s_with_the_new_cursor(
         assert read.next_query(args, cursor) == urlencode(expected)
 
 
+def counted(monkeypatch, owner, name: str) -> list[object]:  # type: ignore[no-untyped-def]
+    """Calls of `owner.name` from now on, by their second argument (a query, a key)."""
+    calls: list[object] = []
+    original = getattr(owner, name)
+
+    def counting(*args):  # type: ignore[no-untyped-def]
+        calls.append(args[1])
+        return original(*args)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
 def test_a_polled_page_is_planned_once_per_caller(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from ..support.demo import build_demo, close_app, open_app, write_config
     from ..support.tokens import token
 
     app = open_app(write_config(tmp_path, build_demo(tmp_path)))
     try:
-        planner = app.extensions["legacy_wrapper"].read.planner
-        planned: list[str] = []
-        original = planner.plan_list
-
-        def counting(resource, query, access):  # type: ignore[no-untyped-def]
-            planned.append(resource.name)
-            return original(resource, query, access)
-
-        monkeypatch.setattr(planner, "plan_list", counting)
+        planned = counted(monkeypatch, app.extensions["legacy_wrapper"].read.planner, "plan_list")
         client = app.test_client()
         everything = client.get("/v1/orders?limit=500", headers=token(app)).get_json()["data"]
         counts = Counter(o["customer_no"] for o in everything)
@@ -85,15 +90,7 @@ def test_an_item_read_again_is_planned_once_per_caller(tmp_path, monkeypatch) ->
 
     app = open_app(write_config(tmp_path, build_demo(tmp_path)))
     try:
-        planner = app.extensions["legacy_wrapper"].read.planner
-        planned: list[str] = []
-        original = planner.plan_item
-
-        def counting(resource, key, query, access):  # type: ignore[no-untyped-def]
-            planned.append(key)
-            return original(resource, key, query, access)
-
-        monkeypatch.setattr(planner, "plan_item", counting)
+        planned = counted(monkeypatch, app.extensions["legacy_wrapper"].read.planner, "plan_item")
         client = app.test_client()
         orders = client.get("/v1/orders?limit=500", headers=token(app)).get_json()["data"]
         mine, theirs = (
