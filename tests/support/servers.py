@@ -108,7 +108,8 @@ def serving(
 
 
 def workers(master: int) -> set[int]:
-    """The pids of `master`'s child processes (a server's workers)."""
+    """The pids of `master`'s live child processes (a server's workers; a killed
+    worker the master has not reaped yet is a zombie, not a worker)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -116,6 +117,7 @@ def workers(master: int) -> set[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+            state, parent = stat.rsplit(")", 1)[1].split()[:2]
+            if int(parent) == master and state != "Z":
                 found.add(int(entry.name))
     return found
