@@ -55,6 +55,7 @@ def run_gunicorn(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from wrapper.affinity import pin_worker
     from wrapper.app import create_app
     from wrapper.config import load_config
 
@@ -69,6 +70,9 @@ def run_gunicorn(
         # gunicorn >= 25.1 opens a control socket at one path per user, shared by
         # every gunicorn of that user: two wrappers on one machine would share it.
         "control_socket_disable": True,
+        # In the worker, after the fork (also with --preload, which loads the app
+        # in the master).
+        "post_fork": lambda _arbiter, _worker: pin_worker(),
     }
     if metrics_dir is not None:
         options["on_exit"] = lambda _arbiter: shutil.rmtree(metrics_dir, ignore_errors=True)

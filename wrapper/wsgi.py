@@ -1,7 +1,8 @@
 """WSGI entry point for gunicorn and granian: `wrapper.wsgi:app`.
 
 The configuration path comes from LEGACY_WRAPPER_CONFIG, read once when a
-worker imports this module; LEGACY_WRAPPER_NO_AUTH=1 is the CLI's `--no-auth`.
+worker imports this module; LEGACY_WRAPPER_NO_AUTH=1 is the CLI's `--no-auth`,
+LEGACY_WRAPPER_PIN_WORKERS=1 its `--pin-workers`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import gc
 import os
 
+from wrapper.affinity import pin_worker
 from wrapper.app import create_app
 from wrapper.config import load_config
 
+pin_worker()
 app = create_app(
     load_config(os.environ["LEGACY_WRAPPER_CONFIG"]),
     no_auth=os.environ.get("LEGACY_WRAPPER_NO_AUTH") == "1",

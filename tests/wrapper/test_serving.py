@@ -171,3 +171,58 @@ def test_slow_clients_do_not_hold_the_default_server(served_config: Path) -> Non
                 status, _ = get(f"{base}{path}")  # fails after 5 s without an answer
                 assert status == 200, path
         assert proc.poll() is None
+
+
+def cpus_of(worker: int) -> set[frozenset[int]]:
+    """The CPU sets of every thread of `worker`."""
+    return {
+        frozenset(os.sched_getaffinity(int(thread)))
+        for thread in os.listdir(f"/proc/{worker}/task")
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+@pytest.mark.parametrize("server", SERVERS)
+def test_pinned_workers_run_each_on_its_own_cpu_and_a_replacement_takes_the_freed_one(
+    served_config: Path, server: str
+) -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    args = ("--no-auth", "--workers", "2", "--server", server, "--pin-workers")
+    with serving(served_config, *args) as (base, proc):
+        eventually(lambda: len(workers(proc.pid)) == 2, "two workers")
+
+        def pinned() -> dict[int, int] | None:
+            """Each worker's CPU, once every thread of both workers runs on one."""
+            found = {}
+            for worker in workers(proc.pid):
+                sets = cpus_of(worker)
+                if len(sets) != 1 or len(next(iter(sets))) != 1:
+                    return None  # still starting: not pinned yet
+                found[worker] = next(iter(next(iter(sets))))
+            return found if len(found) == 2 else None
+
+        eventually(pinned, "both workers pinned")
+        first = pinned()
+        assert first is not None
+        assert set(first.values()) == (set(allowed[:2]) if len(allowed) > 1 else set(allowed))
+        # The worker on the second slot: a replacement that took a new slot (the
+        # third) would run on the first CPU, beside the other worker.
+        killed = max(first, key=first.__getitem__)
+        os.kill(killed, signal.SIGTERM)
+        eventually(replaced(proc.pid, set(first), 2), "a worker replacing the killed one")
+        eventually(
+            lambda: (now := pinned()) is not None and killed not in now,
+            "the replacement pinned",
+        )
+        again = pinned()
+        assert again is not None
+        assert sorted(again.values()) == sorted(first.values())  # it took the freed CPU
+        assert_serving(base, proc)
+
+
+def test_pinning_workers_is_refused_for_the_development_server(served_config: Path) -> None:
+    code, output = run("serve", "--config", str(served_config), "--no-auth", "--dev",
+                       "--pin-workers")  # fmt: skip
+    assert code == 2
+    assert "--pin-workers" in output
