@@ -305,6 +305,10 @@ class ServerProcess:
     env: dict[str, str]
     log_path: Path
     headers: dict[str, str] = field(default_factory=dict)  # sent with every request
+    # A session of its own (setsid) puts the server in its own autogroup where the
+    # kernel has sched_autogroup_enabled: the scheduler then shares the CPUs between
+    # sessions first (the load generator's and the server's), threads second.
+    own_session: bool = True
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -321,7 +325,9 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stop() ends workers too
+                # Its own process group either way: stop() ends its workers too.
+                start_new_session=self.own_session,
+                process_group=None if self.own_session else 0,
             )
 
     def alive(self) -> bool:
@@ -374,10 +380,15 @@ def server_processes(
     url: str,
     log_dir: Path,
     wrapper_headers: dict[str, str] | None = None,
+    pin_workers: bool = False,
+    wrapper_threads: int = 1,
+    wrapper_workers: int | None = None,
 ) -> list[ServerProcess]:
     """The wrapper and the ceiling under `server`, each on its own free loopback port.
     With `wrapper_headers` (credentials), the wrapper authenticates every request:
-    `config_path` must then have an `auth:` section."""
+    `config_path` must then have an `auth:` section. `pin_workers`: the wrapper's
+    `serve --pin-workers`; `wrapper_threads` and `wrapper_workers` (default
+    `workers`) its `--threads` and `--workers`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CEILING_URL": url}
     result = []
     for app in APPS:
@@ -387,8 +398,11 @@ def server_processes(
             argv = [
                 str(BIN / "legacy-wrapper"), "serve", "--config", str(config_path),
                 *(() if wrapper_headers else ("--no-auth",)),
-                "--bind", bind, "--workers", str(workers), "--server", server,
-                "--threads", "1",  # as the ceiling: sync gunicorn, one granian thread
+                "--bind", bind, "--workers", str(wrapper_workers or workers),
+                "--server", server,
+                # 1 as the ceiling: sync gunicorn, one granian thread
+                "--threads", str(wrapper_threads),
+                *(("--pin-workers",) if pin_workers else ()),
             ]  # fmt: skip
         elif server == "gunicorn":
             # The wrapper's gunicorn settings: sync workers, keep-alive 5, no access log.

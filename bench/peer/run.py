@@ -1,7 +1,8 @@
 """The wrapper, the hand-written ceiling and Platformatic DB, side by side.
 
     python -m bench.peer --backend sqlite|postgresql [--orders N] [--duration S]
-        [--workers W] [--connections C] [--workloads a,b] [--auth]
+        [--workers W] [--connections C] [--workloads a,b] [--auth] [--pin-workers]
+        [--wrapper-threads T] [--wrapper-workers W] [--shared-session]
 
 Builds (or reuses) the benchmark database and Platformatic's copy of it,
 starts the wrapper (`legacy-wrapper serve --server granian --no-auth`, or with
@@ -164,6 +165,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="the wrapper authenticates a bearer token on every request (validated, cached)",
     )
+    parser.add_argument(
+        "--pin-workers", action="store_true", help="the wrapper's `serve --pin-workers`"
+    )
+    parser.add_argument(
+        "--wrapper-threads", type=int, default=1, help="the wrapper's `serve --threads`"
+    )
+    parser.add_argument(
+        "--wrapper-workers", type=int, help="the wrapper's `serve --workers` (default --workers)"
+    )
+    parser.add_argument(
+        "--shared-session",
+        action="store_true",
+        help="start the servers in the load generator's session (one autogroup: the kernel "
+        "shares the CPUs between threads, not between sessions)",
+    )
     parser.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
     args = parser.parse_args(argv)
     args.workloads = [w for w in args.workloads.split(",") if w]
@@ -195,9 +211,21 @@ def main(argv: list[str] | None = None) -> int:
     log.info("deep cursors (in-process walk of 70%% of %d orders) ...", keys["orders"])
     cursors = deep_cursors(config_path, url, keys["orders"])
     log_dir = DATA_DIR / "logs" / f"{stamp}-peer"
-    processes = server_processes("granian", args.workers, config_path, url, log_dir, headers)
+    processes = server_processes(
+        "granian",
+        args.workers,
+        config_path,
+        url,
+        log_dir,
+        headers,
+        args.pin_workers,
+        args.wrapper_threads,
+        args.wrapper_workers,
+    )
     peer = platformatic.server(peer_db, free_port(), args.workers, args.backend, log_dir)
     processes.append(peer)
+    for process in processes:
+        process.own_session = not args.shared_session
     servers = {p.app: p for p in processes}
     rows: list[dict[str, Any]] = []
     probes = {
