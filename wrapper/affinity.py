@@ -1,13 +1,12 @@
 """One CPU per server worker (`serve --pin-workers`, Linux).
 
 The kernel shares the CPUs between groups of tasks (a session's autogroup, a
-cgroup) before it shares them between threads, and it balances a group's
-threads over the CPUs late. A granian worker is two busy threads (its I/O thread
-and its Python thread) that hand every request to each other; when both workers'
-threads crowd onto one CPU while another group (the load generator in
-`bench/`, the legacy application on a shared host) holds the other, requests
-wait behind it: 2-worker p99s of 25 to 75 ms in some 3 s slices against 8 ms in
-others. Workers pinned one to a CPU kept every slice under 14 ms (bench/README.md).
+cgroup) before it shares them between threads. A granian worker is two busy
+threads (its I/O thread and its Python thread) that hand every request to each
+other. Measured in `bench/` (bench/README.md, "Tail latency and the kernel's task
+groups"): with the load generator in the same group, pinned workers gave a p99
+of 5.8 ms against 6.9; with the load generator in another group, they lowered
+the p99 of three workloads of five and lengthened one, and slow slices remained.
 
 A worker claims the lowest free slot by binding an abstract Unix socket named for
 its master's pid and the slot; the kernel releases the name when the worker's

@@ -246,8 +246,8 @@ def drivers() -> None:
 @click.option(
     "--pin-workers",
     is_flag=True,
-    help="Run each worker on one CPU, spread over the CPUs (Linux; for a host the "
-    "wrapper has to itself: steadier tail latency under load).",
+    help="Run each worker on one CPU, spread over the CPUs (Linux; README: "
+    "'Tail latency under load').",
 )
 def serve(
     config_path: Path,
