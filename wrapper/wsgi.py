@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 
 from wrapper.affinity import pin_worker
 from wrapper.app import create_app
 from wrapper.config import load_config
 
+# A granian worker runs its master's SIGTERM handler (inherited at the fork) until
+# it has loaded this module: a SIGTERM meanwhile set a flag in the worker's copy
+# of the master and the worker went on. Ended by it instead, it is replaced.
+if getattr(signal.getsignal(signal.SIGTERM), "__module__", "").startswith("granian."):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 pin_worker()
 app = create_app(
     load_config(os.environ["LEGACY_WRAPPER_CONFIG"]),

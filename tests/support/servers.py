@@ -121,3 +121,16 @@ def workers(master: int) -> set[int]:
             if int(parent) == master and state != "Z":
                 found.add(int(entry.name))
     return found
+
+
+def granian_loaded(worker: int) -> bool:
+    """Whether a granian worker has loaded the app and serves: its I/O runtime's
+    thread exists. Until then the worker still runs its master's SIGTERM handler
+    (inherited at the fork), so a SIGTERM does not end it."""
+    try:
+        names = {
+            (task / "comm").read_text().strip() for task in Path(f"/proc/{worker}/task").iterdir()
+        }
+    except OSError:
+        return False
+    return "tokio-rt-worker" in names

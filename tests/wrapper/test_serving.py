@@ -11,13 +11,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
 from ..support.demo import build_demo, write_config
-from ..support.servers import eventually, get, serving, workers
+from ..support.servers import eventually, get, granian_loaded, serving, workers
 from .test_cli import run
 
 SERVERS = ["granian", "gunicorn"]
@@ -40,6 +40,16 @@ def assert_serving(base: str, proc) -> None:  # type: ignore[no-untyped-def]
         assert status == 200, body
         assert get(f"{base}/metrics")[0] == 200
     assert proc.poll() is None
+
+
+def all_loaded(master: int, server: str) -> None:
+    """Wait until every worker of `master` has loaded the app: a granian worker
+    killed before that ignores SIGTERM (granian's, not the wrapper's)."""
+    if server == "granian":
+        eventually(
+            lambda: bool(workers(master)) and all(map(granian_loaded, workers(master))),
+            "every worker loaded",
+        )
 
 
 def replaced(master: int, before: set[int], count: int):  # type: ignore[no-untyped-def]
@@ -70,6 +80,7 @@ def test_a_killed_worker_and_a_reload_leave_the_server_serving(
 ) -> None:
     with serving(served_config, "--no-auth", "--workers", "2", "--server", server) as (base, proc):
         eventually(lambda: len(workers(proc.pid)) == 2, "two workers")
+        all_loaded(proc.pid, server)
         first = workers(proc.pid)
         os.kill(min(first), signal.SIGTERM)
         eventually(replaced(proc.pid, first, 2), "a worker replacing the killed one")
@@ -203,6 +214,7 @@ def test_pinned_workers_run_each_on_its_own_cpu_and_a_replacement_takes_the_free
             return found if len(found) == 2 else None
 
         eventually(pinned, "both workers pinned")
+        all_loaded(proc.pid, server)
         first = pinned()
         assert first is not None
         assert set(first.values()) == (set(allowed[:2]) if len(allowed) > 1 else set(allowed))
@@ -226,3 +238,30 @@ def test_pinning_workers_is_refused_for_the_development_server(served_config: Pa
                        "--pin-workers")  # fmt: skip
     assert code == 2
     assert "--pin-workers" in output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+def test_a_granian_worker_ended_while_it_loads_the_app_is_replaced(served_config: Path) -> None:
+    # --pin-workers marks the moment a worker starts importing the app (it pins
+    # itself first); until its I/O thread exists it has not finished loading.
+    args = ("--no-auth", "--workers", "2", "--server", "granian", "--pin-workers")
+    with serving(served_config, *args) as (base, proc):
+        all_loaded(proc.pid, "granian")
+        os.kill(proc.pid, signal.SIGHUP)  # fresh workers, caught while they load
+        loading: list[int] = []
+
+        def one_loading() -> bool:
+            for worker in workers(proc.pid):
+                with suppress(OSError):
+                    if len(os.sched_getaffinity(worker)) == 1 and not granian_loaded(worker):
+                        loading.append(worker)
+                        return True
+            return False
+
+        eventually(one_loading, "a fresh worker loading the app", every=0.005)
+        os.kill(loading[0], signal.SIGTERM)
+        eventually(lambda: loading[0] not in workers(proc.pid), "the worker ended")
+        eventually(lambda: len(workers(proc.pid)) == 2, "a replacement")
+        all_loaded(proc.pid, "granian")
+        assert_serving(base, proc)
