@@ -18,9 +18,11 @@ to a CPU).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
+from contextlib import suppress
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,17 @@ def supported() -> bool:
 
 def claim_slot(master: int) -> tuple[int, int]:
     """The lowest slot no live worker of `master` holds, and the descriptor that
-    holds it (open until the process ends or the descriptor is closed)."""
+    holds it (open until the process ends or the descriptor is closed). Raises
+    OSError when a slot cannot be claimed for another reason than being held."""
     slot = 0
     while True:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             sock.bind(f"\0legacy-wrapper/{master}/cpu/{slot}")
-        except OSError:
+        except OSError as err:
             sock.close()
+            if err.errno != errno.EADDRINUSE:
+                raise
             slot += 1
             continue
         return slot, sock.detach()
@@ -53,14 +58,20 @@ def cpu_for(slot: int, cpus: set[int]) -> int:
 
 def pin_worker() -> int | None:
     """In a worker of `serve --pin-workers`: run this process on one CPU. Returns
-    the CPU, or None when the worker was not asked to pin."""
+    the CPU, or None when the worker was not asked to pin or cannot claim a slot
+    (it then serves unpinned, with a warning)."""
     if os.environ.get(ENV) != "1" or not supported():
         return None
-    slot, _held = claim_slot(os.getppid())  # held for the life of the worker
+    try:
+        slot, _held = claim_slot(os.getppid())  # held for the life of the worker
+    except OSError as err:
+        log.warning("worker %d not pinned: no CPU slot (%s)", os.getpid(), err)
+        return None
     cpu = cpu_for(slot, os.sched_getaffinity(0))
     # Every thread the server started before this one imported the app (granian's
-    # I/O thread); threads started later inherit it.
+    # I/O thread); threads started later inherit it. One may end meanwhile.
     for thread in os.listdir("/proc/self/task"):
-        os.sched_setaffinity(int(thread), {cpu})
+        with suppress(ProcessLookupError):
+            os.sched_setaffinity(int(thread), {cpu})
     log.info("worker %d pinned to CPU %d (slot %d)", os.getpid(), cpu, slot)
     return cpu

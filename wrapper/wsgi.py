@@ -16,8 +16,9 @@ from wrapper.app import create_app
 from wrapper.config import load_config
 
 # A granian worker runs its master's SIGTERM handler (inherited at the fork) until
-# it has loaded this module: a SIGTERM meanwhile set a flag in the worker's copy
-# of the master and the worker went on. Ended by it instead, it is replaced.
+# granian sets the worker's own, after this module has loaded: a SIGTERM meanwhile
+# set a flag in the worker's copy of the master and the worker went on. Ended by it
+# instead, it is replaced.
 if getattr(signal.getsignal(signal.SIGTERM), "__module__", "").startswith("granian."):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 pin_worker()

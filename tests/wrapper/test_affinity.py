@@ -35,3 +35,23 @@ def test_a_worker_not_asked_to_pin_is_left_alone(monkeypatch: pytest.MonkeyPatch
     before = os.sched_getaffinity(0)
     assert affinity.pin_worker() is None
     assert os.sched_getaffinity(0) == before
+
+
+def test_a_worker_that_cannot_claim_a_slot_serves_unpinned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refused:  # a host whose policy forbids abstract Unix sockets
+        def __init__(self, *_args: object) -> None:
+            pass
+
+        def bind(self, _name: str) -> None:
+            raise PermissionError(13, "Permission denied")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setenv(affinity.ENV, "1")
+    monkeypatch.setattr(affinity.socket, "socket", Refused)
+    before = os.sched_getaffinity(0)
+    assert affinity.pin_worker() is None  # not a slot search without end
+    assert os.sched_getaffinity(0) == before
