@@ -73,14 +73,16 @@ def create_app(
     sources: MappingOf[str, Source] | None = None,
     no_auth: bool = False,
     identify: Identify | None = None,
+    threads: int | None = None,
 ) -> Flask:
     """Reflect the mapped tables once, check the mapping, and build the app.
 
     Every request to a resource is authenticated and authorized per the config's
     `auth:` section; `no_auth=True` (the CLI's loopback-only `--no-auth`) serves
     every row to everyone instead. `sources` (by name) replace the configured
-    ones; each is wrapped in a bulkhead (`max_concurrent`). Rate limits key on
-    the caller that `identify` names (default: the authenticated client, else
+    ones; each is wrapped in a bulkhead (`max_concurrent`; by default fewer
+    than `threads`, the server's threads a worker, when given). Rate limits key
+    on the caller that `identify` names (default: the authenticated client, else
     the client IP).
 
     Raises `ConfigError` (every problem with its location) when the mapping does
@@ -98,7 +100,8 @@ def create_app(
     schemas: dict[str, Schema] = {}
     for name, sc in config.sources.items():
         raw = given.get(name) or open_source(sc)
-        guarded[name] = Bulkhead(raw, sc.bulkhead_size, sc.bulkhead_wait, metrics)
+        size = sc.bulkhead_size_under(threads)
+        guarded[name] = Bulkhead(raw, size, sc.bulkhead_wait, metrics, sc.busy_after)
         schemas[name] = load_schema(guarded[name], config, name)  # or its saved copy
     mapping = build_mapping(config, schemas)
     metrics.watch_sources(lambda: source_states(guarded))

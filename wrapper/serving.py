@@ -93,7 +93,7 @@ def run_gunicorn(
                     self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
-            app = create_app(load_config(config_path), no_auth=no_auth)
+            app = create_app(load_config(config_path), no_auth=no_auth, threads=threads)
             gc.freeze()  # as wrapper.wsgi: start-up objects are not walked by every full GC
             return app
 
@@ -116,6 +116,7 @@ def run_granian(
     host, port = parse_bind(bind)
     os.environ["LEGACY_WRAPPER_CONFIG"] = str(config_path.resolve())
     os.environ["LEGACY_WRAPPER_NO_AUTH"] = "1" if no_auth else ""
+    os.environ["LEGACY_WRAPPER_THREADS"] = str(threads)
     Granian(
         "wrapper.wsgi:app",
         address=host,

@@ -2,7 +2,8 @@
 
 The configuration path comes from LEGACY_WRAPPER_CONFIG, read once when a
 worker imports this module; LEGACY_WRAPPER_NO_AUTH=1 is the CLI's `--no-auth`,
-LEGACY_WRAPPER_PIN_WORKERS=1 its `--pin-workers`.
+LEGACY_WRAPPER_PIN_WORKERS=1 its `--pin-workers`, LEGACY_WRAPPER_THREADS its
+`--threads` (the bulkheads keep one thread free of the legacy database).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ pin_worker()
 app = create_app(
     load_config(os.environ["LEGACY_WRAPPER_CONFIG"]),
     no_auth=os.environ.get("LEGACY_WRAPPER_NO_AUTH") == "1",
+    threads=int(os.environ.get("LEGACY_WRAPPER_THREADS") or 0) or None,
 )
 # What the app built at start lives as long as the worker: the garbage collector
 # need not walk it again. A full collection over it took 25-33 ms, a pause every

@@ -120,7 +120,7 @@ def test_demo_mapping_is_valid(app) -> None:
 
 def test_limits_cache_and_bulkhead_sections_are_checked_with_lines() -> None:
     text = """\
-source: {url: 'sqlite:///x.db', max_concurrent: 0}
+source: {url: 'sqlite:///x.db', max_concurrent: 0, busy_after: 0}
 limits:
   storage: memcached://x
   strategy: leaky-bucket
@@ -138,6 +138,7 @@ versions:
 """
     joined = "\n".join(problems_of(text))
     assert "w.yaml:1: source.max_concurrent: must be greater than 0" in joined
+    assert "w.yaml:1: source.busy_after: must be greater than 0" in joined
     assert "w.yaml:3: limits.storage: use memory:// or redis://host:port/db" in joined
     assert "w.yaml:4: limits.strategy: one of ['fixed-window'" in joined
     assert "w.yaml:5: limits.default: '10 per fortnight' is not a rate" in joined
@@ -177,6 +178,29 @@ versions:
         "source: {url: 'sqlite://'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}"
     )
     assert not plain.limits.enabled and plain.versions[0].resources[0].cache is None
+
+
+@pytest.mark.parametrize(
+    ("options", "threads", "size"),
+    [
+        ("pool_size: 5", None, 5),  # threads not known: the pool
+        ("pool_size: 5", 1, 5),  # one thread: none to keep free
+        ("pool_size: 5", 2, 1),  # serve's granian default: one thread kept free
+        ("pool_size: 5", 8, 5),  # more threads than the pool
+        ("pool_size: 5", 4, 3),
+        ("pool_size: 5, max_concurrent: 4", 2, 4),  # written out: as written
+    ],
+)
+def test_the_bulkhead_keeps_one_thread_free_unless_written_out(
+    options: str, threads: int | None, size: int
+) -> None:
+    config = parse_config(
+        f"source: {{url: 'sqlite://', {options}, busy_after: 2.5}}\n"
+        "versions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}"
+    )
+    source = config.sources["default"]
+    assert source.bulkhead_size_under(threads) == size
+    assert source.busy_after == 2.5
 
 
 MINIMAL = "source: {url: 'sqlite:///x.db'}\nversions: {v1: {resources: {j: {table: J, fields: {a: A}}}}}\n"

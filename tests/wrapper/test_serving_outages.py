@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import urllib.error
 import urllib.request
 from email.message import Message
@@ -36,13 +37,15 @@ def status(url: str) -> int:
     return fetch(url)[0]
 
 
-def assert_unavailable(base: str) -> None:
-    code, headers = fetch(f"{base}/v1/jobs?limit=1")
+def assert_unavailable(base: str, within: float = 10) -> None:
+    """Legacy reads and /readyz 503, /livez and the documents 200, each within
+    `within` seconds (/readyz within its own 2 s more)."""
+    code, headers = fetch(f"{base}/v1/jobs?limit=1", within)
     assert code == 503 and int(headers["Retry-After"]) > 0
     assert headers["Content-Type"] == "application/problem+json"
-    assert status(f"{base}/readyz") == 503
+    assert fetch(f"{base}/readyz", within + 2)[0] == 503
     for path in ("/livez", "/v1/docs", "/v1/openapi.json"):
-        assert status(f"{base}{path}") == 200, path
+        assert fetch(f"{base}{path}", within)[0] == 200, path
 
 
 @pytest.mark.slow
@@ -54,24 +57,60 @@ def test_a_hung_database_answers_503_and_the_rest_keeps_answering(
         if not db.can_hang:
             pytest.skip("a SQLite file cannot hang")
         config = write_config(tmp_path, db.url)  # statement_timeout: 1
+        # serve's default threads (granian 2, gunicorn 8), so its default bulkheads
         with serving(config, "--no-auth", "--workers", "2", "--server", server) as (base, _):
             assert status(f"{base}/v1/jobs?limit=1") == 200
             db.set("hang")
             waiting: list[tuple[int, Message]] = []
             readers = [
                 threading.Thread(target=lambda: waiting.append(fetch(f"{base}/v1/jobs?limit=5")))
-                for _ in range(4)
+                for _ in range(8)
             ]
             for reader in readers:
                 reader.start()
-            assert_unavailable(base)  # while those four wait for the database
+            # While those eight wait for the database (each for up to 3 s, the
+            # statement timeout and the client's margin), a thread of each worker is
+            # free within `busy_after` (1 s): reads beyond the bulkhead are refused
+            # then, not after the queue timeout (5 s). 4 s: a margin for a busy machine.
+            assert_unavailable(base, within=4)
             for reader in readers:
                 reader.join()
-            assert [code for code, _ in waiting] == [503] * 4
+            assert [code for code, _ in waiting] == [503] * 8
             assert all(int(headers["Retry-After"]) > 0 for _, headers in waiting)
             db.set("forward")
             eventually(lambda: status(f"{base}/v1/jobs?limit=1") == 200, "serving again")
             assert status(f"{base}/readyz") == 200
+
+
+@pytest.mark.slow
+def test_a_granian_worker_by_default_sends_one_query_at_a_time_and_keeps_a_thread_free(
+    demo_url: str, tmp_path: Path
+) -> None:
+    with outage(demo_url, tmp_path) as db:
+        if not db.can_hang:
+            pytest.skip("a SQLite file cannot hang")
+        config = write_config(tmp_path, db.url)  # statement_timeout: 1, pool_size: 4
+        with serving(config, "--no-auth", "--workers", "1") as (base, _):
+            assert status(f"{base}/v1/jobs?limit=1") == 200
+            db.set("hang")
+            answers: list[tuple[int, float]] = []
+
+            def read() -> None:
+                started = time.monotonic()
+                code = fetch(f"{base}/v1/jobs?limit=5")[0]
+                answers.append((code, time.monotonic() - started))
+
+            readers = [threading.Thread(target=read) for _ in range(3)]
+            for reader in readers:
+                reader.start()
+            for reader in readers:
+                reader.join()
+            # Two threads, one of them kept from the database: the first read waits
+            # out the statement timeout and the client's margin (3 s); the others
+            # are refused once it has run for `busy_after` (1 s), not queued behind it.
+            assert [code for code, _ in answers] == [503] * 3
+            waited = sorted(seconds for _, seconds in answers)
+            assert waited[1] < 2.5 <= waited[2], waited
 
 
 @pytest.mark.slow

@@ -8,8 +8,10 @@ Shape (see `wrapper/demo/mapping.yaml` for a complete example)::
       pool_size: 5
       pool_timeout: 5                  # seconds to wait for a free connection
       statement_timeout: 10            # seconds a legacy query may run
-      max_concurrent: 5                # bulkhead: queries at once per process (default pool_size)
+      max_concurrent: 5                # bulkhead: queries at once per process (default
+                                       # pool_size, below serve's threads a worker)
       queue_timeout: 5                 # seconds a caller waits for a slot, then 503 (pool_timeout)
+      busy_after: 1                    # ...or at once when every slot's query has run this long
     paging: {default_limit: 50, max_limit: 1000}
     limits:                            # absent: no rate limits
       storage: memory://               # redis://127.0.0.1:6379/0 when several workers serve

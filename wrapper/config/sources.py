@@ -37,6 +37,7 @@ _OPTIONS: dict[str, Any] = {
     "statement_timeout": (int, float),
     "max_concurrent": int,
     "queue_timeout": (int, float),
+    "busy_after": (int, float),
 }
 
 
@@ -51,12 +52,22 @@ class SourceConfig:
     statement_timeout: float | None = 10.0
     max_concurrent: int | None = None  # bulkhead size; None: pool_size
     queue_timeout: float | None = None  # bulkhead wait; None: pool_timeout
+    busy_after: float = 1.0  # a caller finding every slot held this long fails at once
     schema_cache: str | None = None  # where the reflected schema is saved (schema_cache.py)
     files: FilesConfig | None = None  # kind `files`: the exports and how to read them
 
     @property
     def bulkhead_size(self) -> int:
         return self.max_concurrent or self.pool_size
+
+    def bulkhead_size_under(self, threads: int | None) -> int:
+        """The bulkhead of a worker with `threads` threads (None: not known):
+        `max_concurrent` when given, else `pool_size` but fewer than the
+        threads, so that one thread is always free of the legacy database for
+        `/livez`, the documents and cached pages."""
+        if self.max_concurrent or not threads or threads < 2:
+            return self.bulkhead_size
+        return min(self.pool_size, threads - 1)
 
     @property
     def bulkhead_wait(self) -> float:
