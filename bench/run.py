@@ -381,14 +381,14 @@ def server_processes(
     log_dir: Path,
     wrapper_headers: dict[str, str] | None = None,
     pin_workers: bool = False,
-    wrapper_threads: int = 1,
+    wrapper_threads: int | None = 1,
     wrapper_workers: int | None = None,
 ) -> list[ServerProcess]:
     """The wrapper and the ceiling under `server`, each on its own free loopback port.
     With `wrapper_headers` (credentials), the wrapper authenticates every request:
     `config_path` must then have an `auth:` section. `pin_workers`: the wrapper's
-    `serve --pin-workers`; `wrapper_threads` and `wrapper_workers` (default
-    `workers`) its `--threads` and `--workers`."""
+    `serve --pin-workers`; `wrapper_threads` (None: serve's default) and
+    `wrapper_workers` (default `workers`) its `--threads` and `--workers`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CEILING_URL": url}
     result = []
     for app in APPS:
@@ -401,7 +401,7 @@ def server_processes(
                 "--bind", bind, "--workers", str(wrapper_workers or workers),
                 "--server", server,
                 # 1 as the ceiling: sync gunicorn, one granian thread
-                "--threads", str(wrapper_threads),
+                *(("--threads", str(wrapper_threads)) if wrapper_threads else ()),
                 *(("--pin-workers",) if pin_workers else ()),
             ]  # fmt: skip
         elif server == "gunicorn":

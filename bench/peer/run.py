@@ -2,7 +2,7 @@
 
     python -m bench.peer --backend sqlite|postgresql [--orders N] [--duration S]
         [--workers W] [--connections C] [--workloads a,b] [--auth] [--pin-workers]
-        [--wrapper-threads T] [--wrapper-workers W] [--shared-session]
+        [--wrapper-threads T] [--wrapper-workers W] [--own-session]
 
 Builds (or reuses) the benchmark database and Platformatic's copy of it,
 starts the wrapper (`legacy-wrapper serve --server granian --no-auth`, or with
@@ -169,16 +169,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pin-workers", action="store_true", help="the wrapper's `serve --pin-workers`"
     )
     parser.add_argument(
-        "--wrapper-threads", type=int, default=1, help="the wrapper's `serve --threads`"
+        "--wrapper-threads", type=int, help="the wrapper's `serve --threads` (default: serve's)"
     )
     parser.add_argument(
         "--wrapper-workers", type=int, help="the wrapper's `serve --workers` (default --workers)"
     )
     parser.add_argument(
-        "--shared-session",
+        "--own-session",
         action="store_true",
-        help="start the servers in the load generator's session (one autogroup: the kernel "
-        "shares the CPUs between threads, not between sessions)",
+        help="start each server in a session of its own (where the kernel groups tasks by "
+        "session, it then shares the CPUs between sessions first: the load generator's and "
+        "each server's); default: the load generator's session, as clients on other hosts",
     )
     parser.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
     args = parser.parse_args(argv)
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     peer = platformatic.server(peer_db, free_port(), args.workers, args.backend, log_dir)
     processes.append(peer)
     for process in processes:
-        process.own_session = not args.shared_session
+        process.own_session = args.own_session
     servers = {p.app: p for p in processes}
     rows: list[dict[str, Any]] = []
     probes = {
