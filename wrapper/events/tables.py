@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from wrapper.state.ddl import create_missing, raced
+
 PENDING, FAILED, SUCCEEDED, DEAD = "pending", "failed", "succeeded", "dead"
 OPEN = (PENDING, FAILED)
 
@@ -167,10 +169,14 @@ def _add_missing_columns(engine: sa.Engine) -> None:
         for column in table.columns:
             if column.name not in have and column.nullable:
                 kind = column.type.compile(engine.dialect)
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(
-                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
-                    )
+                try:
+                    with engine.begin() as conn:
+                        conn.exec_driver_sql(
+                            f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                        )
+                except sa.exc.DBAPIError as err:
+                    if not raced(err):  # another worker added it first
+                        raise
 
 
 def connect(url: str, **engine_options: Any) -> sa.Engine:
@@ -193,6 +199,6 @@ def connect(url: str, **engine_options: Any) -> sa.Engine:
     else:
         engine_options.setdefault("pool_pre_ping", True)
         engine = sa.create_engine(url, **engine_options)
-    metadata.create_all(engine)
+    create_missing(engine, metadata)
     _add_missing_columns(engine)
     return engine

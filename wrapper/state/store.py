@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+
+from wrapper.state.ddl import create_missing
 
 metadata = sa.MetaData()
 
@@ -134,7 +135,7 @@ class StateStore:
             options = {"poolclass": sa.StaticPool, "connect_args": {"check_same_thread": False}}
         self.engine = sa.create_engine(url, **options)
         try:
-            self._create_tables()
+            create_missing(self.engine, metadata)
         except sa.exc.DBAPIError as err:
             self.engine.dispose()
             shown = parsed.render_as_string(hide_password=True)
@@ -143,21 +144,6 @@ class StateStore:
                 f"cannot open the wrapper's state database {shown}: {reason} "
                 "(the `state:` setting names it)"
             ) from None
-
-    def _create_tables(self, attempts: int = 5) -> None:
-        """Create the missing tables. Workers starting at once on a new state database
-        race between looking for a table and creating it (`table ... already exists`):
-        the loser looks again, after a short random pause."""
-        for attempt in range(attempts):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except sa.exc.DBAPIError as err:
-                told = str(err.orig)  # SQLite, MariaDB: "already exists"; PostgreSQL: 42P07, 23505
-                raced = "already exists" in told or "duplicate key" in told
-                if not raced or attempt == attempts - 1:
-                    raise
-                time.sleep(random.uniform(0.02, 0.1))
 
     def close(self) -> None:
         self.engine.dispose()
