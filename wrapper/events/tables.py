@@ -17,6 +17,9 @@ the lease has run out.
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -155,10 +158,24 @@ attempts = sa.Table(
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, attempts: int = 50) -> None:
+    """WAL mode, kept in the file once set. Processes switching a new file at once
+    can be refused `database is locked` at once, without SQLite's busy wait: the
+    loser tries again after a short random pause (at most about 3 s in all)."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1))
 
 
 def _add_missing_columns(engine: sa.Engine) -> None:
