@@ -17,14 +17,12 @@ the lease has run out.
 
 from __future__ import annotations
 
-import random
 import sqlite3
-import time
 from typing import Any
 
 import sqlalchemy as sa
 
-from wrapper.state.ddl import create_missing, raced
+from wrapper.state.ddl import again_after_pause, create_missing, raced
 
 PENDING, FAILED, SUCCEEDED, DEAD = "pending", "failed", "succeeded", "dead"
 OPEN = (PENDING, FAILED)
@@ -164,18 +162,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _switch_to_wal(cursor: Any, attempts: int = 50) -> None:
+def _switch_to_wal(cursor: Any) -> None:
     """WAL mode, kept in the file once set. Processes switching a new file at once
     can be refused `database is locked` at once, without SQLite's busy wait: the
-    loser tries again after a short random pause (at most about 3 s in all)."""
-    for attempt in range(attempts):
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or attempt == attempts - 1:
-                raise
-            time.sleep(random.uniform(0.02, 0.1))
+    loser tries again after a short pause (at most about 3 s in all)."""
+    again_after_pause(
+        lambda: cursor.execute("PRAGMA journal_mode=WAL"),
+        lambda err: isinstance(err, sqlite3.OperationalError) and "locked" in str(err),
+        attempts=50,
+    )
 
 
 def _add_missing_columns(engine: sa.Engine) -> None:
