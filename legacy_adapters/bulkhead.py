@@ -112,9 +112,10 @@ class Bulkhead:
                 # (one freed meanwhile is found by the last try below).
                 overdue_in = max(self._since) + self.busy_after - now
                 if overdue_in <= 0:
+                    running = "query" if self.size == 1 else f"{self.size} queries"
                     return self._last_try(
-                        f"the legacy database has not answered the {self.size} "
-                        f"queries running for over {self.busy_after:g} s"
+                        f"the legacy database has not answered the {running} "
+                        f"running for over {self.busy_after:g} s"
                     )
                 timeout = min(timeout, overdue_in)
             if timeout <= 0:
